@@ -1,0 +1,128 @@
+// Command builders for the nginx router. Pure: they return strings, run nothing.
+import type { Color, RouterSpec } from '../workflows/plan';
+import { assertSafeName, quote, renderPath, renderTemplate, type TemplateVars } from './shell';
+
+export interface UpstreamContent {
+  upstreamName: string;
+  /** Backend address nginx proxies to (the slots' address on that host). */
+  address: string;
+  color: Color;
+  version: string;
+  port: number;
+}
+
+export type HostRef = { name: string; address: string };
+
+const MARKER = '# managed by cutover:';
+
+/** The whole include file cutover owns: one upstream block, with a marker naming colour and version. */
+export function renderUpstream(u: UpstreamContent): string {
+  assertSafeName('router.upstreamName', u.upstreamName);
+  assertSafeName('version', u.version);
+  if (!/^[A-Za-z0-9.:_\[\]-]{1,255}$/.test(u.address)) throw new Error(`slots.address: ${u.address} is not an address`);
+  return [
+    `${MARKER} color=${u.color} version=${u.version}`,
+    `upstream ${u.upstreamName} {`,
+    `    server ${u.address}:${u.port};`,
+    `}`,
+    '',
+  ].join('\n');
+}
+
+export interface ParsedUpstream {
+  /** Colour of the port nginx really points at (not the marker), or null if unknown. */
+  color: Color | null;
+  version: string | null;
+  port: number | null;
+}
+
+/** Read an upstream file back. The `server` line is the truth; the marker only adds the version. */
+export function parseUpstream(text: string, ports: Record<Color, number>): ParsedUpstream {
+  const server = /^\s*server\s+[^\s;:]+:(\d+)\s*;/m.exec(text);
+  const port = server?.[1] ? Number(server[1]) : null;
+  const color = port === ports.blue ? 'blue' : port === ports.green ? 'green' : null;
+  const marker = new RegExp(`^${MARKER} color=(blue|green) version=([A-Za-z0-9._-]+)\\s*$`, 'm').exec(text);
+  const version = marker && marker[1] === color ? (marker[2] ?? null) : null;
+  return { color, version, port };
+}
+
+/** Placeholders available in router paths and commands: the host's name and address. */
+export const hostVars = (host: { name: string; address: string }): TemplateVars => ({
+  host: host.name,
+  address: host.address,
+});
+
+/** Print the upstream file, or nothing if it does not exist yet (first deploy). */
+export function readUpstreamCommand(router: RouterSpec, host: HostRef): string {
+  const file = quote(renderPath(router.upstreamFile, hostVars(host)));
+  return `if [ -f ${file} ]; then cat ${file}; fi`;
+}
+
+/** Exit status of the switch script when `nginx -t` refused the new file (old file restored). */
+export const CONFIG_REJECTED_EXIT = 65;
+
+/**
+ * Replace the upstream file atomically (temp file + rename), test nginx, and reload only if
+ * the test passes; otherwise put the old file back and exit CONFIG_REJECTED_EXIT.
+ * The new content arrives on stdin so no config text is ever interpolated into the command.
+ */
+export function switchUpstreamCommand(router: RouterSpec, host: HostRef): string {
+  const vars = hostVars(host);
+  const file = quote(renderPath(router.upstreamFile, vars));
+  const test = renderTemplate(router.test, vars);
+  const reload = renderTemplate(router.reload, vars);
+  return [
+    'set -eu',
+    `f=${file}`,
+    'tmp="$f.cutover-new.$$"',
+    'bak="$f.cutover-prev.$$"',
+    'cat > "$tmp"',
+    'had_old=0',
+    'if [ -f "$f" ]; then cp -p "$f" "$bak"; had_old=1; fi',
+    'mv -f "$tmp" "$f"',
+    `if ! out=$( { ${test} ; } 2>&1 ); then`,
+    '  if [ "$had_old" = 1 ]; then mv -f "$bak" "$f"; else rm -f "$f"; fi',
+    '  printf "%s\\n" "$out" >&2',
+    `  exit ${CONFIG_REJECTED_EXIT}`,
+    'fi',
+    'rm -f "$bak"',
+    reload,
+  ].join('\n');
+}
+
+/**
+ * Send `count` requests through the router from the host itself and print, per request,
+ * the status code and the value of the version header (empty if absent).
+ */
+export function verifyThroughRouterCommand(
+  router: RouterSpec,
+  host: HostRef,
+  versionHeader: string,
+  count: number,
+  timeoutMs: number,
+): string {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(versionHeader)) throw new Error(`verify.versionHeader: ${versionHeader} is not a header name`);
+  const seconds = Math.max(0.1, timeoutMs / 1000).toFixed(1);
+  const n = Math.max(1, Math.floor(count));
+  return [
+    `i=0; while [ "$i" -lt ${n} ]; do i=$((i+1));`,
+    `curl -sS -o /dev/null --max-time ${seconds} -w ${quote(`%{http_code} %header{${versionHeader}}\\n`)} ${quote(renderPath(router.url, hostVars(host)))} || echo "000 ";`,
+    'done',
+  ].join(' ');
+}
+
+export interface VerifyLine {
+  status: number;
+  version: string;
+}
+
+export function parseVerifyOutput(stdout: string): VerifyLine[] {
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const [status, version] = l.split(/\s+/, 2);
+      return { status: Number(status), version: version ?? '' };
+    });
+}

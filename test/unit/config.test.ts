@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, didYouMean, loadConfig, parseConfig, resolvePlan, summarize } from '../../config/load';
+import { parseDuration, unknownPlaceholders } from '../../config/schema';
+
+const EXAMPLE = join(__dirname, '..', '..', 'cutover.example.yml');
+const example = readFileSync(EXAMPLE, 'utf8');
+
+/** The example with one exact text replaced (fails loudly if the text is not there). */
+function variant(from: string, to: string): string {
+  assert.ok(example.includes(from), `example contains ${from}`);
+  return example.replace(from, to);
+}
+
+function errorsOf(text: string): string[] {
+  try {
+    parseConfig(text);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.format().split('\n');
+  }
+  assert.fail('expected a ConfigError');
+}
+
+const minimal = (env: string) => `apps:\n  a:\n    environments:\n      p:\n${env}`;
+const minimalEnv = [
+  '        hosts: [{ name: h, address: 127.0.0.1, user: u, privateKeyPath: /k, hostKey: "SHA256:abc" }]',
+  '        slots: { blue: { port: 1 }, green: { port: 2 }, start: "go {{version}}", stop: stop }',
+  '        router: { nginx: { upstreamFile: /etc/x.conf } }',
+  '',
+].join('\n');
+
+test('the example file loads and summarizes', () => {
+  const config = loadConfig(EXAMPLE);
+  assert.deepEqual(summarize(config), { apps: 2, environments: 3, hosts: 5 });
+  assert.equal(config.temporal?.address, '127.0.0.1:7233');
+});
+
+test('resolvePlan applies defaults and converts durations', () => {
+  const plan = resolvePlan(parseConfig(minimal(minimalEnv)), 'a', 'p');
+  assert.equal(plan.hosts[0]?.port, 22);
+  assert.equal(plan.slots.address, '127.0.0.1');
+  assert.deepEqual(plan.router, {
+    kind: 'nginx',
+    upstreamFile: '/etc/x.conf',
+    upstreamName: 'a_p',
+    test: 'nginx -t',
+    reload: 'nginx -s reload',
+    url: 'http://127.0.0.1/',
+  });
+  assert.deepEqual(plan.health, { path: '/health', expectStatus: 200, timeoutMs: 500, intervalMs: 1000, attempts: 10 });
+  assert.deepEqual(plan.verify, { requests: 5, versionHeader: 'X-App-Version' });
+  assert.equal(plan.teardownDelayMs, 60 * 60 * 1000);
+  assert.equal(plan.slackChannel, undefined);
+});
+
+test('resolvePlan keeps explicit values', () => {
+  const config = loadConfig(EXAMPLE);
+  const prod = resolvePlan(config, 'shop', 'prod');
+  assert.equal(prod.router.upstreamName, 'shop_prod');
+  assert.equal(prod.router.reload, 'sudo nginx -s reload');
+  assert.equal(prod.slackChannel, '#deploys');
+  assert.equal(prod.hosts.length, 2);
+  assert.equal(resolvePlan(config, 'shop', 'staging').teardownDelayMs, 5 * 60 * 1000);
+  assert.equal(resolvePlan(config, 'blog', 'prod').health.path, '/healthz');
+});
+
+test('durations', () => {
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('10s'), 10_000);
+  assert.equal(parseDuration('60m'), 3_600_000);
+  assert.equal(parseDuration('1h'), 3_600_000);
+  assert.equal(parseDuration(250), 250);
+  assert.equal(parseDuration('soon'), undefined);
+  assert.equal(parseDuration('-1s'), undefined);
+  assert.equal(parseDuration(''), undefined);
+  const plan = resolvePlan(
+    parseConfig(minimal(minimalEnv + '        healthCheck: { timeout: 2s, interval: 250ms }\n        teardownDelay: 1h\n')),
+    'a',
+    'p',
+  );
+  assert.equal(plan.health.timeoutMs, 2000);
+  assert.equal(plan.health.intervalMs, 250);
+  assert.equal(plan.teardownDelayMs, 3_600_000);
+});
+
+test('wrong type names the exact path and shows the value', () => {
+  assert.deepEqual(errorsOf(variant('port: 22 ', 'port: abc ')), [
+    'cutover.yml: apps.shop.environments.prod.hosts[0].port: expected a number, got "abc"',
+  ]);
+  assert.deepEqual(errorsOf(variant('address: 10.0.0.6\n            user: deploy', 'address: 10.0.0.6\n            port: abc\n            user: deploy')), [
+    'cutover.yml: apps.shop.environments.prod.hosts[1].port: expected a number, got "abc"',
+  ]);
+});
+
+test('same port for both colours', () => {
+  assert.deepEqual(errorsOf(variant('green: { port: 3006 }', 'green: { port: 3005 }')), [
+    'cutover.yml: apps.shop.environments.prod.slots.green.port: 3005 is already used by slots.blue.port; give each colour its own port',
+  ]);
+});
+
+test('unknown keys, with did-you-mean', () => {
+  assert.deepEqual(errorsOf(variant('teardownDelay: 60m', 'teardownDelai: 60m')), [
+    'cutover.yml: apps.shop.environments.prod: unknown key "teardownDelai" (did you mean "teardownDelay"?)',
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv + '        foo: 1\n')), ['cutover.yml: apps.a.environments.p: unknown key "foo"']);
+  assert.equal(didYouMean('helthCheck', ['healthCheck', 'hosts']), 'healthCheck');
+  assert.equal(didYouMean('zzz', ['healthCheck', 'hosts']), undefined);
+});
+
+test('unknown placeholder names the field', () => {
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('go {{version}}', 'go {{ver}}'))), [
+    'cutover.yml: apps.a.environments.p.slots.start: unknown placeholder {{ver}}; allowed: {{version}}, {{color}}, {{port}}, {{host}}, {{address}}',
+  ]);
+  assert.deepEqual(unknownPlaceholders('{{ color }} {{address}} {{x}}'), ['{{x}}']);
+});
+
+test('bad duration', () => {
+  assert.deepEqual(errorsOf(variant('timeout: 500ms', 'timeout: soon')), [
+    'cutover.yml: apps.shop.environments.prod.healthCheck.timeout: expected a duration like "500ms", "10s", "60m" or "1h", got "soon"',
+  ]);
+});
+
+test('duplicate host names and address:port', () => {
+  assert.deepEqual(errorsOf(variant('name: web2\n            address: 10.0.0.6', 'name: web1\n            address: 10.0.0.5')), [
+    'cutover.yml: apps.shop.environments.prod.hosts[1].name: "web1" is already the name of hosts[0]; host names must be unique',
+    'cutover.yml: apps.shop.environments.prod.hosts[1].address: 10.0.0.5:22 is already used by hosts[0]; each host needs its own address:port',
+  ]);
+});
+
+test('no hosts, ports out of range, missing keys, bad formats', () => {
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace(/hosts: \[.*\]/, 'hosts: []'))), [
+    'cutover.yml: apps.a.environments.p.hosts: add at least one host',
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('port: 1 }', 'port: 70000 }').replace('port: 2 }', 'port: 0 }'))), [
+    'cutover.yml: apps.a.environments.p.slots.blue.port: must be at most 65535, got 70000',
+    'cutover.yml: apps.a.environments.p.slots.green.port: must be at least 1, got 0',
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('user: u, ', ''))), [
+    'cutover.yml: apps.a.environments.p.hosts[0].user: missing; expected a string',
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('name: h,', 'name: "h;rm",'))), [
+    'cutover.yml: apps.a.environments.p.hosts[0].name: must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash), got "h;rm"',
+  ]);
+  assert.deepEqual(errorsOf('apps:\n  "sh op":\n    environments: {}\n'), [
+    'cutover.yml: apps: app name "sh op" must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)',
+  ]);
+});
+
+test('YAML syntax errors carry line:col; empty and missing files', () => {
+  assert.deepEqual(errorsOf('apps:\n  a: [1, 2\n'), [
+    'cutover.yml:3:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
+  ]);
+  assert.deepEqual(errorsOf('apps: 1\napps: 2\n'), ['cutover.yml:2:1: YAML syntax error: Map keys must be unique']);
+  assert.deepEqual(errorsOf('# nothing here\n'), [
+    'cutover.yml: the file is empty; it needs at least `apps:` (see cutover.example.yml)',
+  ]);
+  assert.deepEqual(errorsOf('- 1\n'), ['cutover.yml: expected a mapping (key: value), got a list']);
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-config-'));
+  assert.throws(
+    () => loadConfig(join(dir, 'cutover.yml')),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.format() === `${join(dir, 'cutover.yml')}: file not found (pass --config or create it; see README)`,
+  );
+  writeFileSync(join(dir, 'empty.yml'), '');
+  assert.throws(() => loadConfig(join(dir, 'empty.yml')), /the file is empty/);
+});
+
+test('unknown app or environment lists the configured ones', () => {
+  const config = loadConfig(EXAMPLE);
+  assert.throws(
+    () => resolvePlan(config, 'nope', 'prod'),
+    (err: unknown) => err instanceof ConfigError && err.format() === 'cutover.yml: apps: unknown app "nope"; configured apps: shop, blog',
+  );
+  assert.throws(
+    () => resolvePlan(config, 'shop', 'qa'),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.format() ===
+        'cutover.yml: apps.shop.environments: unknown environment "qa" for app "shop"; configured environments: prod, staging',
+  );
+  assert.throws(() => resolvePlan(config, 'toString', 'prod'), /unknown app "toString"/);
+});

@@ -1,0 +1,251 @@
+// Workflow logic on the time-skipping test server, with the host activities replaced by an
+// in-memory model of the hosts (FakeWorld). Hours of teardown delay are skipped, not waited.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { DeployResult, RollbackResult } from '../../workflows/api';
+import { childResult, envState, sendDeploy, sendRollback, waitForState } from '../support/envs';
+import { FakeWorld } from '../support/fake-hosts';
+import { deployRequest, fakePlan, rollbackRequest } from '../support/plans';
+import { startTimeSkipping } from '../support/time-skipping';
+
+const HOUR = 60 * 60 * 1000;
+const MINUTE = 60 * 1000;
+
+let testEnv: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+let queueNo = 0;
+
+before(async () => {
+  ({ testEnv, bundle } = await startTimeSkipping());
+});
+
+after(async () => {
+  await testEnv?.teardown();
+});
+
+/** Run `fn` with a worker whose activities act on `world`; each test gets its own env and queue. */
+async function withWorker<T>(world: FakeWorld, fn: (taskQueue: string, env: string) => Promise<T>): Promise<T> {
+  const taskQueue = `test-${++queueNo}`;
+  const worker = await Worker.create({
+    connection: testEnv.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: world.activities(),
+  });
+  return worker.runUntil(fn(taskQueue, `env${queueNo}`));
+}
+
+const hosts = ['web1', 'web2'];
+
+describe('blue-green deploy through the environment workflow', () => {
+  test('happy path: v2 goes to the idle colour on every host, v1 stays alive for rollback', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env, slackChannel: '#deploys' });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      const result = await childResult<DeployResult>(testEnv.client, req.deployId);
+      assert.equal(result.color, 'green');
+      assert.deepEqual(result.previous, { color: 'blue', version: 'v1' });
+      assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
+      assert.deepEqual(world.running('green'), ['v2', 'v2']);
+      assert.deepEqual(world.running('blue'), ['v1', 'v1'], 'old colour kept for rollback');
+      const state = await waitForState(testEnv.client, plan.app, env, (s) => s.running === null);
+      assert.equal(state.live?.version, 'v2');
+      assert.equal(state.previous?.color, 'blue');
+      assert.deepEqual(
+        world.slack.map((m) => m.key.split(':').pop()),
+        ['headline', 'started', 'switched', 'done'],
+        'one thread: headline, then started, switched, done',
+      );
+    });
+  });
+
+  test('the old colour is stopped exactly after the teardown delay (60 minutes skipped)', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await childResult(testEnv.client, req.deployId);
+      const { previous } = await waitForState(testEnv.client, plan.app, env, (s) => s.previous !== null);
+      const deployedAt = (previous?.teardownAt ?? 0) - HOUR;
+
+      await testEnv.sleep(59 * MINUTE);
+      assert.deepEqual(world.running('blue'), ['v1', 'v1'], 'still alive at 59 minutes');
+      await testEnv.sleep(2 * MINUTE);
+      const state = await waitForState(testEnv.client, plan.app, env, (s) => s.previous === null && s.running === null);
+      assert.deepEqual(world.running('blue'), [null, null], 'stopped after 60 minutes');
+      assert.deepEqual(world.running('green'), ['v2', 'v2'], 'the live colour is untouched');
+      const teardown = state.recent.find((r) => r.kind === 'teardown');
+      assert.equal(teardown?.outcome, 'succeeded');
+      assert.ok(teardown && teardown.at - deployedAt >= HOUR && teardown.at - deployedAt < HOUR + 2 * MINUTE, `teardown at +${teardown && (teardown.at - deployedAt) / MINUTE} min`);
+    });
+  });
+
+  test('health failure: the new slot is stopped and the live colour is untouched', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    world.unhealthy.add('v2');
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env, slackChannel: '#deploys' });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await assert.rejects(childResult(testEnv.client, req.deployId), (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        assert.match(String(err.cause?.message), /v2.*failed - rolled back: web\d: green \(v2\) failed its health check/);
+        return true;
+      });
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('blue'), ['v1', 'v1']);
+      assert.deepEqual(world.running('green'), [null, null], 'new slot stopped');
+      assert.equal(world.events.filter((e) => e.op === 'switch').length, 0, 'no router touched');
+      assert.ok(world.slack.some((m) => m.text.includes('deploy failed - rolled back')));
+      const state = await waitForState(testEnv.client, plan.app, env, (s) => s.recent.length > 0);
+      assert.equal(state.recent[0]?.outcome, 'failed');
+      assert.equal(state.previous, null);
+    });
+  });
+
+  test('nginx refusing the config on the second host puts the first host back', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    world.refuseConfig.add('web2');
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await assert.rejects(childResult(testEnv.client, req.deployId), /failed - rolled back/);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('green'), [null, null]);
+    });
+  });
+
+  test('verification failure after the switch switches every host back', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    world.failVerify.add('v2');
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await assert.rejects(childResult(testEnv.client, req.deployId), /answers through nginx were not v2/);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('blue'), ['v1', 'v1']);
+      assert.deepEqual(world.running('green'), [null, null]);
+    });
+  });
+
+  test('rollback inside the window switches back at once and cancels the teardown', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await childResult(testEnv.client, req.deployId);
+      await testEnv.sleep(10 * MINUTE);
+      const rb = rollbackRequest(plan, 'rb-1');
+      await sendRollback(testEnv.client, rb, tq);
+      const result = await childResult<RollbackResult>(testEnv.client, rb.rollbackId);
+      assert.deepEqual([result.color, result.version], ['blue', 'v1']);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.equal(world.events.filter((e) => e.op === 'start' && e.color === 'blue').length, 0, 'nothing started');
+      assert.equal(world.events.filter((e) => e.op === 'health' && e.color === 'blue').length, 0, 'no health wait');
+      assert.deepEqual(world.running('green'), [null, null], 'rolled-back colour stopped');
+      await testEnv.sleep(2 * HOUR);
+      assert.deepEqual(world.running('blue'), ['v1', 'v1'], 'the cancelled teardown never stops the live colour');
+      const state = await envState(testEnv.client, plan.app, env);
+      assert.equal(state.live?.version, 'v1');
+      assert.equal(state.previous, null);
+    });
+  });
+
+  test('rollback with nothing alive to roll back to fails with a clear reason', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const rb = rollbackRequest(plan, 'rb-none');
+      await sendRollback(testEnv.client, rb, tq);
+      await assert.rejects(childResult(testEnv.client, rb.rollbackId), /nothing to roll back/);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+    });
+  });
+
+  test('a deploy inside the teardown window reuses the old slot and leaves no stale timer', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const first = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, first, tq);
+      await childResult(testEnv.client, first.deployId);
+      await testEnv.sleep(30 * MINUTE);
+      const second = deployRequest(plan, 'v3');
+      await sendDeploy(testEnv.client, second, tq);
+      const r = await childResult<DeployResult>(testEnv.client, second.deployId);
+      assert.equal(r.color, 'blue', 'v3 goes into the slot v1 was waiting in');
+      assert.deepEqual(world.serving(), ['blue:v3', 'blue:v3']);
+      assert.deepEqual(world.running('green'), ['v2', 'v2'], 'the live colour (v2) was never stopped');
+      // The first deploy's timer would have fired 30 minutes from now; it must not stop v3.
+      await testEnv.sleep(40 * MINUTE);
+      assert.deepEqual(world.running('blue'), ['v3', 'v3']);
+      assert.deepEqual(world.running('green'), ['v2', 'v2'], 'v2 kept for the full hour after v3');
+      await testEnv.sleep(25 * MINUTE);
+      await waitForState(testEnv.client, plan.app, env, (s) => s.previous === null && s.running === null);
+      assert.deepEqual(world.running('green'), [null, null]);
+      assert.deepEqual(world.running('blue'), ['v3', 'v3']);
+    });
+  });
+
+  test('two concurrent deploys are serialised: the second waits its turn', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    world.beforeStart = async (_host, version) => {
+      if (version === 'v2') await gate;
+    };
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const a = deployRequest(plan, 'v2');
+      const b = deployRequest(plan, 'v3');
+      await sendDeploy(testEnv.client, a, tq);
+      await sendDeploy(testEnv.client, b, tq);
+      const waiting = await waitForState(testEnv.client, plan.app, env, (s) => s.running?.id === a.deployId && s.queue.length === 1);
+      assert.equal(waiting.queue[0]?.id, b.deployId);
+      release();
+      await childResult(testEnv.client, a.deployId);
+      const rb = await childResult<DeployResult>(testEnv.client, b.deployId);
+      assert.equal(rb.color, 'blue');
+      const firstOfB = world.events.findIndex((e) => e.version === 'v3');
+      const lastOfA = world.events.map((e) => e.version).lastIndexOf('v2');
+      assert.ok(lastOfA < firstOfB, 'every step of v2 happened before any step of v3');
+      assert.deepEqual(world.serving(), ['blue:v3', 'blue:v3']);
+    });
+  });
+
+  test('a retried trigger reaches the same run instead of deploying twice', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = deployRequest(plan, 'v2', 'gitlab-4711');
+      await sendDeploy(testEnv.client, req, tq);
+      await sendDeploy(testEnv.client, req, tq);
+      await childResult(testEnv.client, req.deployId);
+      await sendDeploy(testEnv.client, req, tq); // the CI job retried after the deploy finished
+      const state = await waitForState(testEnv.client, plan.app, env, (s) => s.running === null && s.queue.length === 0);
+      assert.equal(state.recent.filter((r) => r.id === req.deployId).length, 1);
+      assert.equal(world.events.filter((e) => e.op === 'start').length, hosts.length, 'started once per host');
+    });
+  });
+
+  test('a request with a version that could reach a shell is rejected before anything runs', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = { ...deployRequest(plan, 'v2'), version: 'v2;touch /tmp/pwned' };
+      await sendDeploy(testEnv.client, req, tq);
+      const state = await waitForState(testEnv.client, plan.app, env, (s) => s.rejected.length > 0);
+      assert.match(state.rejected[0]?.reason ?? '', /version/);
+      assert.equal(world.events.length, 0);
+    });
+  });
+});

@@ -1,0 +1,23 @@
+// Worker entry point: `npm run worker`. Connects to TEMPORAL_ADDRESS (default 127.0.0.1:7233),
+// polls task queue `cutover`, and shuts down gracefully on SIGINT/SIGTERM (the SDK's runtime
+// installs those handlers: running activities are given time to finish).
+import { NativeConnection } from '@temporalio/worker';
+import { createCutoverWorker } from './worker';
+
+async function main(): Promise<void> {
+  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const connection = await NativeConnection.connect({ address });
+  try {
+    const worker = await createCutoverWorker({ connection, namespace });
+    console.log(`cutover worker polling task queue ${worker.options.taskQueue} on ${address} (${namespace})`);
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+// Builds the cutover worker. Used by the worker entry point, the demo and the tests.
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { createSsh } from '../activities/ssh';
+import { TASK_QUEUE } from '../workflows/plan';
+
+export interface CutoverWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  /** Defaults: SSH and Slack configured from the worker's environment. */
+  deps?: Partial<ActivityDeps>;
+  /** Pre-built workflow bundle (tests bundle once per file). */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export const workflowsPath = require.resolve('../workflows');
+
+/** Secrets come from the worker's environment, never from workflow inputs. */
+export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): ActivityDeps {
+  return {
+    ssh: createSsh({ env }),
+    slack: { token: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL },
+  };
+}
+
+export async function createCutoverWorker(opts: CutoverWorkerOptions): Promise<Worker> {
+  const deps = { ...depsFromEnv(), ...opts.deps };
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    activities: createActivities(deps),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+  });
+}

@@ -1,0 +1,33 @@
+// Activity stubs with a timeout and retry policy chosen per activity.
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+
+const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected'];
+
+/** Reading and idempotent writes: retry transient SSH trouble a few times. */
+export const hostOps = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Health checks loop inside the activity and heartbeat, so a dead worker is noticed quickly. */
+export const healthOps = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '20s',
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
+ * Putting traffic back where it was must not give up while a host is briefly unreachable:
+ * every host has to end on the same colour.
+ */
+export const restoreOps = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Notifications never fail an operation; a few quick tries, then give up. */
+export const slackOps = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '1s', maximumAttempts: 4 },
+});

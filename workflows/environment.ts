@@ -1,0 +1,245 @@
+// The environment entity, one per (app, env), ID env/<app>/<env>: the one place that knows
+// what is live, what is still alive for rollback and what is queued. It runs one operation
+// at a time, each as a child workflow, and owns the delayed teardown of the old colour.
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  setHandler,
+  workflowInfo,
+  allHandlersFinished,
+  log,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import {
+  deploySignal,
+  rollbackSignal,
+  SA,
+  stateQuery,
+  type EnvState,
+  type FinishedOperation,
+  type Outcome,
+  type PreviousColor,
+  type QueuedOperation,
+} from './api';
+import { hostOps, slackOps } from './activities';
+import { blueGreenDeploy } from './blue-green';
+import { reasonOf } from './journal';
+import { deployRequestSchema, rollbackRequestSchema, type DeployRequest, type Plan, type RollbackRequest } from './plan';
+import { rollbackWorkflow } from './rollback';
+
+export interface EnvironmentInput {
+  app: string;
+  env: string;
+  /** Set by continue-as-new. */
+  carried?: { state: EnvState; requests: Record<string, DeployRequest | RollbackRequest> };
+}
+
+const KEEP_RECENT = 50;
+const KEEP_REJECTED = 20;
+const MAX_HISTORY_EVENTS = 5_000;
+
+export async function environmentWorkflow(input: EnvironmentInput): Promise<void> {
+  const state: EnvState = input.carried?.state ?? {
+    app: input.app,
+    env: input.env,
+    live: null,
+    previous: null,
+    running: null,
+    queue: [],
+    recent: [],
+    rejected: [],
+    plan: null,
+  };
+  const requests = new Map<string, DeployRequest | RollbackRequest>(Object.entries(input.carried?.requests ?? {}));
+  let deployScope: CancellationScope | null = null;
+  let cancelledDeploy: string | undefined;
+
+  const known = (id: string): boolean =>
+    state.running?.id === id || state.queue.some((q) => q.id === id) || state.recent.some((r) => r.id === id);
+  const reject = (id: unknown, reason: string): void => {
+    state.rejected.unshift({ id: typeof id === 'string' ? id : '(no id)', reason, at: Date.now() });
+    state.rejected.length = Math.min(state.rejected.length, KEEP_REJECTED);
+    log.warn('request rejected', { id, reason });
+  };
+  const checkTarget = (plan: Plan): string | null =>
+    plan.app === state.app && plan.env === state.env ? null : `request is for ${plan.app}/${plan.env}, this is ${state.app}/${state.env}`;
+
+  setHandler(stateQuery, () => state);
+
+  setHandler(deploySignal, (raw) => {
+    const parsed = deployRequestSchema.safeParse(raw);
+    if (!parsed.success) return reject(raw?.deployId, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const req = parsed.data;
+    const wrong = checkTarget(req.plan);
+    if (wrong) return reject(req.deployId, wrong);
+    if (known(req.deployId)) return; // a retried trigger reaches the run it already has
+    requests.set(req.deployId, req);
+    state.queue.push({ kind: 'deploy', id: req.deployId, version: req.version, by: req.trigger.by });
+  });
+
+  setHandler(rollbackSignal, (raw) => {
+    const parsed = rollbackRequestSchema.safeParse(raw);
+    if (!parsed.success) return reject(raw?.rollbackId, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const req = parsed.data;
+    const wrong = checkTarget(req.plan);
+    if (wrong) return reject(req.rollbackId, wrong);
+    if (known(req.rollbackId)) return;
+    requests.set(req.rollbackId, req);
+    // A rollback is an emergency: it jumps the queue and cancels a deploy in flight.
+    state.queue.unshift({ kind: 'rollback', id: req.rollbackId, by: req.trigger.by });
+    if (state.running?.kind === 'deploy' && deployScope) {
+      cancelledDeploy = state.running.id;
+      deployScope.cancel();
+    }
+  });
+
+  const finish = (op: QueuedOperation, outcome: Outcome, reason?: string): void => {
+    const done: FinishedOperation = { ...op, outcome, at: Date.now(), ...(reason ? { reason } : {}) };
+    state.recent.unshift(done);
+    state.recent.length = Math.min(state.recent.length, KEEP_RECENT);
+    requests.delete(op.id);
+  };
+
+  async function deploy(op: QueuedOperation, request: DeployRequest): Promise<void> {
+    // The colour waiting for teardown is the idle slot this deploy goes into: the deploy stops
+    // it first, and dropping `previous` here drops its timer, so nothing later stops the new one.
+    if (state.previous) log.info('new deploy inside the teardown window: the old colour is stopped by the deploy', { previous: state.previous });
+    state.previous = null;
+    state.plan = request.plan;
+    deployScope = new CancellationScope();
+    try {
+      const result = await deployScope.run(() =>
+        executeChild(blueGreenDeploy, {
+          workflowId: op.id,
+          args: [{ request }],
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          staticSummary: `blue-green deploy of ${request.version} to ${state.app}/${state.env} by ${request.trigger.by}`,
+          memo: { plan: request.plan, trigger: request.trigger },
+          typedSearchAttributes: [
+            { key: SA.app, value: state.app },
+            { key: SA.env, value: state.env },
+            { key: SA.version, value: request.version },
+            { key: SA.strategy, value: 'blue-green' },
+            { key: SA.phase, value: 'starting' },
+            { key: SA.triggeredBy, value: request.trigger.by },
+          ],
+        }),
+      );
+      state.live = { color: result.color, version: result.version, deployId: op.id };
+      if (result.previous) {
+        state.previous = {
+          ...result.previous,
+          teardownAt: Date.now() + request.plan.teardownDelayMs,
+          replacedBy: op.id,
+          slackThread: result.slackThread,
+        };
+      }
+      finish(op, 'succeeded');
+    } catch (err) {
+      finish(op, isCancellation(err) ? 'cancelled' : 'failed', reasonOf(err));
+    } finally {
+      deployScope = null;
+    }
+  }
+
+  async function rollback(op: QueuedOperation, request: RollbackRequest): Promise<void> {
+    state.plan = request.plan;
+    const cancelled = cancelledDeploy;
+    cancelledDeploy = undefined;
+    try {
+      const result = await executeChild(rollbackWorkflow, {
+        workflowId: op.id,
+        args: [{ request, live: state.live, previous: state.previous, ...(cancelled ? { cancelledDeploy: cancelled } : {}) }],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        staticSummary: `rollback of ${state.app}/${state.env} by ${request.trigger.by}`,
+        typedSearchAttributes: [
+          { key: SA.app, value: state.app },
+          { key: SA.env, value: state.env },
+          { key: SA.strategy, value: 'rollback' },
+          { key: SA.phase, value: 'starting' },
+          { key: SA.triggeredBy, value: request.trigger.by },
+        ],
+      });
+      if (!result.cancelledDeploy) {
+        state.live = { color: result.color, version: result.version, deployId: op.id };
+        state.previous = null;
+      }
+      finish(op, 'succeeded');
+    } catch (err) {
+      finish(op, 'failed', reasonOf(err));
+    }
+  }
+
+  /** Stop the old colour, unless some router serves it: the hosts are the truth. */
+  async function teardown(prev: PreviousColor, plan: Plan): Promise<void> {
+    const op: QueuedOperation = { kind: 'teardown', id: `${prev.replacedBy}:teardown`, version: prev.version, by: 'cutover' };
+    state.running = op;
+    try {
+      const routers = await Promise.all(
+        plan.hosts.map((host) => hostOps.readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, router: plan.router, slots: plan.slots }])),
+      );
+      const serving = routers.filter((r) => r.color === prev.color).map((r) => r.host);
+      if (serving.length > 0) {
+        finish(op, 'cancelled', `not stopping ${prev.color}: ${serving.join(', ')} still serve it`);
+        return;
+      }
+      await Promise.all(
+        plan.hosts.map((host) => hostOps.stopSlot.executeWithOptions({ summary: `teardown: stop ${prev.color} (${prev.version}) on ${host.name}` }, [{ host, slots: plan.slots, color: prev.color }])),
+      );
+      finish(op, 'succeeded');
+      if (plan.slackChannel && prev.slackThread) {
+        await slackOps
+          .slackPost({ channel: plan.slackChannel, threadTs: prev.slackThread, text: `Old colour ${prev.color} (${prev.version}) stopped; rollback window closed`, key: op.id })
+          .catch((err: unknown) => log.warn('slack notification failed', { error: String(err) }));
+      }
+    } catch (err) {
+      finish(op, 'failed', reasonOf(err));
+    } finally {
+      state.previous = null;
+      state.running = null;
+    }
+  }
+
+  /** Wait for queued work; while the old colour waits for teardown, that wait is a visible timer. */
+  async function waitForWork(): Promise<void> {
+    const prev = state.previous;
+    if (!prev) return condition(() => state.queue.length > 0);
+    const left = prev.teardownAt - Date.now();
+    const woke =
+      left > 0 &&
+      (await condition(() => state.queue.length > 0 || state.previous !== prev, left, {
+        summary: `keep ${prev.color} (${prev.version}) for rollback, then stop it`,
+      }));
+    if (!woke && state.previous === prev && state.plan) await teardown(prev, state.plan);
+  }
+
+  const historyIsLong = (): boolean =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS;
+
+  while (!(historyIsLong() && state.queue.length === 0)) {
+    const op = state.queue.shift();
+    if (!op) {
+      await waitForWork();
+      continue;
+    }
+    const request = requests.get(op.id);
+    if (!request) {
+      finish(op, 'failed', 'request lost');
+      continue;
+    }
+    state.running = op;
+    if (op.kind === 'deploy' && 'deployId' in request) await deploy(op, request);
+    else if (op.kind === 'rollback' && 'rollbackId' in request) await rollback(op, request);
+    state.running = null;
+  }
+
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof environmentWorkflow>({
+    app: state.app,
+    env: state.env,
+    carried: { state, requests: Object.fromEntries(requests) },
+  });
+}

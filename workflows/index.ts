@@ -1,0 +1,4 @@
+// Every workflow the worker registers.
+export { environmentWorkflow } from './environment';
+export { blueGreenDeploy } from './blue-green';
+export { rollbackWorkflow } from './rollback';

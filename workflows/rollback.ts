@@ -1,0 +1,67 @@
+// Rollback during the teardown window: every host goes back to the colour that is still
+// running, at once (no start, no health wait), then the rolled-back colour is stopped.
+import { ApplicationFailure } from '@temporalio/workflow';
+import { FAILURE, type PreviousColor, type LiveColor, type RollbackResult } from './api';
+import { hostOps, restoreOps } from './activities';
+import { Journal } from './journal';
+import type { RollbackRequest } from './plan';
+
+export interface RollbackInput {
+  request: RollbackRequest;
+  live: LiveColor | null;
+  previous: PreviousColor | null;
+  /** A deploy in flight that the rollback cancelled (it restored the live colour itself). */
+  cancelledDeploy?: string;
+}
+
+export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
+  const { request, live, previous } = input;
+  const { plan, rollbackId } = request;
+  const where = `${plan.app}/${plan.env}`;
+  const hosts = plan.hosts.map((h) => h.name);
+  const journal = new Journal(plan.slackChannel, rollbackId);
+
+  if (input.cancelledDeploy && live) {
+    journal.step('done', `cancelled deploy ${input.cancelledDeploy}; ${live.color} (${live.version}) keeps serving`);
+    return { rollbackId, color: live.color, version: live.version, hosts, cancelledDeploy: input.cancelledDeploy };
+  }
+  if (!previous || !live) {
+    throw ApplicationFailure.create({
+      type: FAILURE.nothingToRollBack,
+      nonRetryable: true,
+      message: `nothing to roll back in ${where}: ${live ? `${live.color} (${live.version}) is live and no earlier colour is still running (the teardown already stopped it)` : 'nothing has been deployed yet'}; deploy the version you want instead`,
+    });
+  }
+
+  await journal.open(`:leftwards_arrow_with_hook: ${where}: rolling back ${live.version} → ${previous.version} by ${request.trigger.by}`);
+  journal.step('switching', `switching every host back to ${previous.color} (${previous.version})`);
+  await Promise.all(
+    plan.hosts.map((host) =>
+      restoreOps.switchRouter.executeWithOptions({ summary: `switch nginx on ${host.name} back to ${previous.color}` }, [
+        { host, router: plan.router, slots: plan.slots, color: previous.color, version: previous.version },
+      ]),
+    ),
+  );
+  journal.step('verifying', `checking that answers through each router come from ${previous.version}`);
+  try {
+    await Promise.all(
+      plan.hosts.map((host) =>
+        hostOps.verifyRouter.executeWithOptions({ retry: { maximumAttempts: 2 }, summary: `verify ${previous.version} through nginx on ${host.name}` }, [
+          { host, router: plan.router, slots: plan.slots, version: previous.version, verify: plan.verify, timeoutMs: plan.health.timeoutMs * 4 },
+        ]),
+      ),
+    );
+  } catch (err) {
+    await journal.notify('failed', `:rotating_light: rolled back to ${previous.color} but verification failed; ${live.color} (${live.version}) is kept running`);
+    throw ApplicationFailure.create({ type: FAILURE.rollbackFailed, nonRetryable: true, message: `traffic is back on ${previous.color} but it does not answer as ${previous.version}; ${live.color} kept running: ${String(err)}`, cause: err instanceof Error ? err : undefined });
+  }
+  journal.step('stopping', `stopping ${live.color} (${live.version}) on every host`);
+  await Promise.all(
+    plan.hosts.map((host) =>
+      restoreOps.stopSlot.executeWithOptions({ summary: `stop ${live.color} on ${host.name}` }, [{ host, slots: plan.slots, color: live.color }]),
+    ),
+  );
+  journal.step('done', `${previous.version} serves all traffic on ${previous.color}`);
+  await journal.notify('rolled-back', `:leftwards_arrow_with_hook: rolled back: ${previous.version} live on ${previous.color}`, `:leftwards_arrow_with_hook: ${where}: rolled back to ${previous.version} on ${previous.color}`);
+  return { rollbackId, color: previous.color, version: previous.version, hosts };
+}
