@@ -1,6 +1,6 @@
 // Command builders for the nginx router. Pure: they return strings, run nothing.
 import type { Color, RouterSpec } from '../workflows/plan';
-import { assertSafeName, quote, renderPath, renderTemplate, type TemplateVars } from './shell';
+import { assertSafeName, quote, renderPath, renderTemplate, UnsafeInputError, type TemplateVars } from './shell';
 
 export interface UpstreamContent {
   upstreamName: string;
@@ -19,7 +19,9 @@ const MARKER = '# managed by cutover:';
 export function renderUpstream(u: UpstreamContent): string {
   assertSafeName('router.upstreamName', u.upstreamName);
   assertSafeName('version', u.version);
-  if (!/^[A-Za-z0-9.:_\[\]-]{1,255}$/.test(u.address)) throw new Error(`slots.address: ${u.address} is not an address`);
+  if (!/^[A-Za-z0-9.:_\[\]-]{1,255}$/.test(u.address)) {
+    throw new UnsafeInputError(`slots.address: ${JSON.stringify(u.address)} is not an address`);
+  }
   return [
     `${MARKER} color=${u.color} version=${u.version}`,
     `upstream ${u.upstreamName} {`,
@@ -38,7 +40,8 @@ export interface ParsedUpstream {
 
 /** Read an upstream file back. The `server` line is the truth; the marker only adds the version. */
 export function parseUpstream(text: string, ports: Record<Color, number>): ParsedUpstream {
-  const server = /^\s*server\s+[^\s;:]+:(\d+)\s*;/m.exec(text);
+  // The address may itself contain colons (`[::1]:3005`): the port is what follows the last one.
+  const server = /^\s*server\s+[^\s;]+:(\d+)\s*;/m.exec(text);
   const port = server?.[1] ? Number(server[1]) : null;
   const color = port === ports.blue ? 'blue' : port === ports.green ? 'green' : null;
   const marker = new RegExp(`^${MARKER} color=(blue|green) version=([A-Za-z0-9._-]+)\\s*$`, 'm').exec(text);
@@ -101,12 +104,18 @@ export function verifyThroughRouterCommand(
   count: number,
   timeoutMs: number,
 ): string {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(versionHeader)) throw new Error(`verify.versionHeader: ${versionHeader} is not a header name`);
+  // The same rule as the config schema (an HTTP token); the name only ever reaches the shell quoted.
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(versionHeader)) {
+    throw new UnsafeInputError(`verify.versionHeader: ${JSON.stringify(versionHeader)} is not a header name`);
+  }
   const seconds = Math.max(0.1, timeoutMs / 1000).toFixed(1);
   const n = Math.max(1, Math.floor(count));
   return [
     `i=0; while [ "$i" -lt ${n} ]; do i=$((i+1));`,
-    `curl -sS -o /dev/null --max-time ${seconds} -w ${quote(`%{http_code} %header{${versionHeader}}\\n`)} ${quote(renderPath(router.url, hostVars(host)))} || echo "000 ";`,
+    // curl prints its -w line even when the request fails, so a failure must not add a
+    // second line; only when curl printed nothing at all (not installed...) stand in "000 ".
+    `line=$(curl -sS -o /dev/null --max-time ${seconds} -w ${quote(`%{http_code} %header{${versionHeader}}`)} ${quote(renderPath(router.url, hostVars(host)))}) || true;`,
+    `printf '%s\\n' "\${line:-000 }";`,
     'done',
   ].join(' ');
 }

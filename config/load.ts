@@ -64,7 +64,13 @@ export function parseConfig(text: string, file = 'cutover.yml'): Config {
       }),
     );
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Unresolved aliases and alias bombs surface here, not in doc.errors.
+    throw new ConfigError(file, [{ path: '', message: `YAML error: ${err instanceof Error ? err.message : String(err)}` }]);
+  }
   if (data === null || data === undefined) {
     throw new ConfigError(file, [{ path: '', message: 'the file is empty; it needs at least `apps:` (see cutover.example.yml)' }]);
   }

@@ -89,7 +89,9 @@ const nginxSchema = z.strictObject({
   upstreamName: nameSchema.optional(),
   test: templateSchema.default('nginx -t'),
   reload: templateSchema.default('nginx -s reload'),
-  url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL like http://127.0.0.1/' }).default('http://127.0.0.1/'),
+  url: templateSchema
+    .refine((u) => /^https?:\/\/[^\s/]+(\/\S*)?$/.test(u), { message: 'expected an http(s) URL like http://127.0.0.1/ ({{address}} allowed)' })
+    .default('http://127.0.0.1/'),
 });
 
 const healthCheckSchema = z

@@ -107,3 +107,23 @@ export async function connectTemporal(settings: TemporalSettings, timeoutMs = 50
   const client = new Client({ connection, namespace });
   return { client, connection, settings, close: () => connection.close() };
 }
+
+const QUERY_TIMEOUT_MS = 5000;
+
+/** Run a query (or any call) on this connection, giving up after a few seconds. */
+export function withQueryDeadline<T>(t: TemporalConnection, fn: () => Promise<T>): Promise<T> {
+  return t.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, fn);
+}
+
+/** The gRPC status codes the CLI tells apart. */
+export const GRPC = { invalidArgument: 3, deadlineExceeded: 4, unavailable: 14 } as const;
+
+/** The gRPC status code of an error or of one of its first causes. */
+export function grpcCode(err: unknown): number | undefined {
+  for (let cur: unknown = err, depth = 0; cur && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -4,8 +4,9 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { FAILURE, type DeployResult } from './api';
 import { healthOps, hostOps, restoreOps } from './activities';
+import { onEveryHost } from './hosts';
 import { Journal, reasonOf } from './journal';
-import { otherColor, type Color, type DeployRequest, type HostSpec, type Plan } from './plan';
+import { otherColor, type Color, type DeployRequest, type Plan } from './plan';
 
 export interface BlueGreenInput {
   request: DeployRequest;
@@ -80,13 +81,8 @@ export async function blueGreenDeploy({ request }: BlueGreenInput): Promise<Depl
 
 /** The hosts are the truth: ask every router what it serves; refuse if they disagree. */
 export async function readLiveColour(plan: Plan): Promise<Live | null> {
-  const states = await Promise.all(
-    plan.hosts.map((host) =>
-      hostOps.readRouter.executeWithOptions(
-        { summary: `read nginx upstream on ${host.name}` },
-        [{ host, router: plan.router, slots: plan.slots }],
-      ),
-    ),
+  const states = await onEveryHost(plan, (host) =>
+    hostOps.readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, router: plan.router, slots: plan.slots }]),
   );
   const colours = new Set(states.map((s) => s.color ?? 'none'));
   if (colours.size > 1) {
@@ -100,10 +96,6 @@ export async function readLiveColour(plan: Plan): Promise<Live | null> {
   return first?.color ? { color: first.color, version: first.version } : null;
 }
 
-
-function onEveryHost<T>(plan: Plan, fn: (host: HostSpec) => Promise<T>): Promise<T[]> {
-  return Promise.all(plan.hosts.map(fn));
-}
 
 async function prepareIdleSlot(plan: Plan, color: Color, journal: Journal): Promise<void> {
   journal.step('preparing', `stopping whatever runs in ${color} on every host`);

@@ -26,6 +26,7 @@ import {
 } from './api';
 import { hostOps, slackOps } from './activities';
 import { blueGreenDeploy } from './blue-green';
+import { onEveryHost } from './hosts';
 import { reasonOf } from './journal';
 import { deployRequestSchema, rollbackRequestSchema, type DeployRequest, type Plan, type RollbackRequest } from './plan';
 import { rollbackWorkflow } from './rollback';
@@ -178,16 +179,16 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     const op: QueuedOperation = { kind: 'teardown', id: `${prev.replacedBy}:teardown`, version: prev.version, by: 'cutover' };
     state.running = op;
     try {
-      const routers = await Promise.all(
-        plan.hosts.map((host) => hostOps.readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, router: plan.router, slots: plan.slots }])),
+      const routers = await onEveryHost(plan, (host) =>
+        hostOps.readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, router: plan.router, slots: plan.slots }]),
       );
       const serving = routers.filter((r) => r.color === prev.color).map((r) => r.host);
       if (serving.length > 0) {
         finish(op, 'cancelled', `not stopping ${prev.color}: ${serving.join(', ')} still serve it`);
         return;
       }
-      await Promise.all(
-        plan.hosts.map((host) => hostOps.stopSlot.executeWithOptions({ summary: `teardown: stop ${prev.color} (${prev.version}) on ${host.name}` }, [{ host, slots: plan.slots, color: prev.color }])),
+      await onEveryHost(plan, (host) =>
+        hostOps.stopSlot.executeWithOptions({ summary: `teardown: stop ${prev.color} (${prev.version}) on ${host.name}` }, [{ host, slots: plan.slots, color: prev.color }]),
       );
       finish(op, 'succeeded');
       if (plan.slackChannel && prev.slackThread) {

@@ -3,6 +3,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE, type PreviousColor, type LiveColor, type RollbackResult } from './api';
 import { hostOps, restoreOps } from './activities';
+import { onEveryHost } from './hosts';
 import { Journal } from './journal';
 import type { RollbackRequest } from './plan';
 
@@ -35,31 +36,25 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
 
   await journal.open(`:leftwards_arrow_with_hook: ${where}: rolling back ${live.version} → ${previous.version} by ${request.trigger.by}`);
   journal.step('switching', `switching every host back to ${previous.color} (${previous.version})`);
-  await Promise.all(
-    plan.hosts.map((host) =>
+  await onEveryHost(plan, (host) =>
       restoreOps.switchRouter.executeWithOptions({ summary: `switch nginx on ${host.name} back to ${previous.color}` }, [
         { host, router: plan.router, slots: plan.slots, color: previous.color, version: previous.version },
       ]),
-    ),
   );
   journal.step('verifying', `checking that answers through each router come from ${previous.version}`);
   try {
-    await Promise.all(
-      plan.hosts.map((host) =>
+    await onEveryHost(plan, (host) =>
         hostOps.verifyRouter.executeWithOptions({ retry: { maximumAttempts: 2 }, summary: `verify ${previous.version} through nginx on ${host.name}` }, [
           { host, router: plan.router, slots: plan.slots, version: previous.version, verify: plan.verify, timeoutMs: plan.health.timeoutMs * 4 },
         ]),
-      ),
     );
   } catch (err) {
     await journal.notify('failed', `:rotating_light: rolled back to ${previous.color} but verification failed; ${live.color} (${live.version}) is kept running`);
     throw ApplicationFailure.create({ type: FAILURE.rollbackFailed, nonRetryable: true, message: `traffic is back on ${previous.color} but it does not answer as ${previous.version}; ${live.color} kept running: ${String(err)}`, cause: err instanceof Error ? err : undefined });
   }
   journal.step('stopping', `stopping ${live.color} (${live.version}) on every host`);
-  await Promise.all(
-    plan.hosts.map((host) =>
+  await onEveryHost(plan, (host) =>
       restoreOps.stopSlot.executeWithOptions({ summary: `stop ${live.color} on ${host.name}` }, [{ host, slots: plan.slots, color: live.color }]),
-    ),
   );
   journal.step('done', `${previous.version} serves all traffic on ${previous.color}`);
   await journal.notify('rolled-back', `:leftwards_arrow_with_hook: rolled back: ${previous.version} live on ${previous.color}`, `:leftwards_arrow_with_hook: ${where}: rolled back to ${previous.version} on ${previous.color}`);

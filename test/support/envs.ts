@@ -1,28 +1,10 @@
 // Client-side helpers shared by workflow and integration tests: send a request to an
-// environment workflow the way the CLI does, and wait for the child it starts.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { deploySignal, rollbackSignal, stateQuery, type EnvState } from '../../workflows/api';
-import { envWorkflowId, TASK_QUEUE, type DeployRequest, type RollbackRequest } from '../../workflows/plan';
+// environment workflow with the CLI's own functions, and wait for the child it starts.
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { stateQuery, type EnvState } from '../../workflows/api';
+import { envWorkflowId } from '../../workflows/plan';
 
-export async function sendDeploy(client: Client, req: DeployRequest, taskQueue = TASK_QUEUE): Promise<void> {
-  await client.workflow.signalWithStart('environmentWorkflow', {
-    workflowId: envWorkflowId(req.plan.app, req.plan.env),
-    taskQueue,
-    args: [{ app: req.plan.app, env: req.plan.env }],
-    signal: deploySignal,
-    signalArgs: [req],
-  });
-}
-
-export async function sendRollback(client: Client, req: RollbackRequest, taskQueue = TASK_QUEUE): Promise<void> {
-  await client.workflow.signalWithStart('environmentWorkflow', {
-    workflowId: envWorkflowId(req.plan.app, req.plan.env),
-    taskQueue,
-    args: [{ app: req.plan.app, env: req.plan.env }],
-    signal: rollbackSignal,
-    signalArgs: [req],
-  });
-}
+export { sendDeploy, sendRollback } from '../../starters/environment-client';
 
 /** Wait until a child workflow exists, then for its result (throws its failure). */
 export async function childResult<T>(client: Client, workflowId: string, timeoutMs = 60_000): Promise<T> {
@@ -32,6 +14,7 @@ export async function childResult<T>(client: Client, workflowId: string, timeout
       await client.workflow.getHandle(workflowId).describe();
       return (await client.workflow.getHandle(workflowId).result()) as T;
     } catch (err) {
+      if (err instanceof WorkflowFailedError) throw new Error(`${workflowId} failed: ${causes(err)}`, { cause: err });
       if (!(err instanceof WorkflowNotFoundError) || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -51,4 +34,11 @@ export async function waitForState(client: Client, app: string, env: string, pre
     if (Date.now() > deadline) throw new Error(`state never matched; last: ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Every message down a failure's cause chain, joined: what a test asserts on. */
+export function causes(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) parts.push(e.message);
+  return parts.join(' <- ');
 }

@@ -8,8 +8,16 @@ import { SA } from '../../workflows/api';
 import { workflowsPath } from '../../workers/worker';
 import { temporalBinary } from './binaries';
 
-export async function startTimeSkipping(): Promise<{ testEnv: TestWorkflowEnvironment; bundle: WorkflowBundleWithSourceMap }> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+let runtimeInstalled = false;
+
+/** The workflow bundle; build it once per test file. */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+}
+
+export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
+  if (!runtimeInstalled) Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
   const testEnv = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalBinary('temporal-test-server') } },
   });
@@ -18,6 +26,5 @@ export async function startTimeSkipping(): Promise<{ testEnv: TestWorkflowEnviro
     namespace: testEnv.namespace ?? 'default',
     searchAttributes: Object.fromEntries(Object.values(SA).map((k) => [k.name, keyword])),
   });
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
-  return { testEnv, bundle };
+  return testEnv;
 }

@@ -1,0 +1,130 @@
+// Following an operation the CLI requested: wait for its turn, print its progress, report how
+// it ended.
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { progressQuery, type DeployResult, type EnvState, type OperationKind, type ProgressEntry, type RollbackResult } from '../workflows/api';
+import { envWorkflowId } from '../workflows/plan';
+import { NO_WORKER_HINT, queryEnvState, workflowExists } from './environment-client';
+import { causeChain, formatDeployResult, formatFailure, formatProgress, formatRollbackResult, formatWaiting } from './format';
+import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
+import { withQueryDeadline, type TemporalConnection } from './temporal';
+
+export interface Target {
+  kind: OperationKind;
+  id: string;
+  app: string;
+  env: string;
+  url: string;
+}
+
+const TICK_MS = 1000;
+const RESEND_AFTER_MS = 15_000;
+
+function knows(state: EnvState | null, id: string): boolean {
+  if (state === null) return false;
+  return (
+    state.running?.id === id ||
+    state.queue.some((q) => q.id === id) ||
+    state.recent.some((r) => r.id === id) ||
+    state.rejected.some((r) => r.id === id)
+  );
+}
+
+/**
+ * Wait until the operation's workflow exists, reporting the queue; then follow it to the end.
+ * `resend` sends the request again; the environment workflow ignores ids it already knows.
+ */
+export async function follow(t: TemporalConnection, target: Target, out: Output, io: Io, resend: () => Promise<void>): Promise<Outcome> {
+  const envId = envWorkflowId(target.app, target.env);
+  const since = io.now().getTime();
+  let lastWaiting = '';
+  let warnedSilent = false;
+  let resent = false;
+  for (;;) {
+    if (await workflowExists(t.client, target.id)) return followWorkflow(t, target, out, io);
+    const state = await queryEnvState(t, target.app, target.env);
+    if (state === undefined) {
+      if (!warnedSilent) {
+        out.line(`no answer from ${envId} yet; ${NO_WORKER_HINT}`);
+        warnedSilent = true;
+      }
+    } else {
+      if (state !== null) {
+        const ended = await endedEarlier(t, state, target, out);
+        if (ended) return ended;
+        const waiting = formatWaiting(state, target.id);
+        if (waiting !== lastWaiting) {
+          out.line(waiting);
+          lastWaiting = waiting;
+        }
+      }
+      // A signal sent while the environment workflow continues as new can, rarely, be lost.
+      if (!resent && !knows(state, target.id) && io.now().getTime() - since >= RESEND_AFTER_MS) {
+        out.line(`${envId} has no record of ${target.id} after ${RESEND_AFTER_MS / 1000}s; sending the request again`);
+        await resend();
+        resent = true;
+      }
+    }
+    await io.sleep(TICK_MS);
+  }
+}
+
+/** The outcome if the environment refused the request or remembers it finished; throws on refusal. */
+async function endedEarlier(t: TemporalConnection, state: EnvState, target: Target, out: Output): Promise<Outcome | undefined> {
+  const refused = state.rejected.find((r) => r.id === target.id);
+  if (refused) {
+    throw new CliError(`${target.kind} ${target.id} was refused: ${refused.reason}`, EXIT.badInput, { id: target.id, url: target.url });
+  }
+  const done = state.recent.find((r) => r.id === target.id);
+  if (!done || (await workflowExists(t.client, target.id))) return undefined;
+  // Finished earlier (a retried CI job) and its history is gone: report what the environment remembers.
+  const ok = done.outcome === 'succeeded';
+  const text = `${target.kind} ${target.id} already ${done.outcome}${done.reason ? `: ${done.reason}` : ''}`;
+  if (ok) out.line(text);
+  else out.error(text);
+  return { exitCode: ok ? EXIT.ok : EXIT.failed, report: { ok, id: target.id, url: target.url, outcome: done } };
+}
+
+async function printNewProgress(t: TemporalConnection, handle: WorkflowHandle, seen: number, out: Output): Promise<number> {
+  let entries: ProgressEntry[];
+  try {
+    entries = await withQueryDeadline(t, () => handle.query(progressQuery));
+  } catch {
+    return seen; // a slow or busy worker: try again on the next tick
+  }
+  if (entries.length < seen) seen = 0;
+  for (const entry of entries.slice(seen)) out.line(formatProgress(entry));
+  return entries.length;
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+async function followWorkflow(t: TemporalConnection, target: Target, out: Output, io: Io): Promise<Outcome> {
+  const handle = t.client.workflow.getHandle(target.id);
+  const result: Promise<Settled> = handle.result().then(
+    (value: unknown) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  let seen = 0;
+  let settled: Settled | undefined;
+  while (!settled) {
+    seen = await printNewProgress(t, handle, seen, out);
+    settled = await Promise.race([result, io.sleep(TICK_MS).then(() => undefined)]);
+  }
+  await printNewProgress(t, handle, seen, out);
+  const base = { id: target.id, url: target.url };
+  if (settled.ok) {
+    const summary =
+      target.kind === 'deploy'
+        ? formatDeployResult(target.app, target.env, settled.value as DeployResult)
+        : formatRollbackResult(target.app, target.env, settled.value as RollbackResult);
+    out.line(summary);
+    out.line(target.url);
+    return { exitCode: EXIT.ok, report: { ok: true, ...base, result: settled.value } };
+  }
+  if (settled.error instanceof WorkflowFailedError) {
+    out.error(formatFailure(target.kind, target.id, settled.error));
+    out.error(target.url);
+    return { exitCode: EXIT.failed, report: { ok: false, ...base, error: causeChain(settled.error.cause ?? settled.error).join('; caused by: ') } };
+  }
+  throw settled.error;
+}

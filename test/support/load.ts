@@ -1,0 +1,77 @@
+// A bounded load generator: a steady rate of requests through the routers for as long as it
+// runs, recording every failure, the versions that answered and the latency of each request.
+import http from 'node:http';
+
+export interface LoadStats {
+  sent: number;
+  failed: number;
+  failures: string[];
+  /** Answers per X-App-Version. */
+  versions: Record<string, number>;
+  latenciesMs: number[];
+}
+
+export interface Load {
+  stop(): Promise<LoadStats>;
+}
+
+/** Send `ratePerSecond` requests in total, spread over `urls`, until stop() or `maxMs`. */
+export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_000): Load {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const stats: LoadStats = { sent: 0, failed: 0, failures: [], versions: {}, latenciesMs: [] };
+  const inflight = new Set<Promise<void>>();
+  const started = Date.now();
+  const one = (url: string): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      stats.sent++;
+      const fail = (why: string): void => {
+        stats.failed++;
+        if (stats.failures.length < 20) stats.failures.push(`${url}: ${why}`);
+        resolve();
+      };
+      const req = http.get(url, { agent, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          stats.latenciesMs.push(performance.now() - t0);
+          if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}`);
+          const v = String(res.headers['x-app-version'] ?? '-');
+          stats.versions[v] = (stats.versions[v] ?? 0) + 1;
+          resolve();
+        });
+        res.on('error', (e) => fail(e.message));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => fail(e.message));
+    });
+  const interval = 1000 / ratePerSecond;
+  let next = performance.now();
+  let i = 0;
+  let stopped = false;
+  const tick = (): void => {
+    if (stopped || Date.now() - started > maxMs) return;
+    const now = performance.now();
+    while (next <= now) {
+      const p = one(urls[i++ % urls.length]!);
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+      next += interval;
+    }
+    setTimeout(tick, Math.max(1, next - performance.now()));
+  };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all(inflight);
+      agent.destroy();
+      return stats;
+    },
+  };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}

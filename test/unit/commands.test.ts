@@ -1,0 +1,185 @@
+// The pure command builders, proven where it matters by running what they build in a real shell.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertSafeName, quote, renderPath, renderTemplate, UnsafeInputError } from '../../activities/shell';
+import {
+  CONFIG_REJECTED_EXIT,
+  parseUpstream,
+  parseVerifyOutput,
+  readUpstreamCommand,
+  renderUpstream,
+  switchUpstreamCommand,
+  verifyThroughRouterCommand,
+} from '../../activities/nginx-commands';
+import { healthProbeCommand, parseProbeOutput, startSlotCommand, stopSlotCommand } from '../../activities/slot-commands';
+import type { HealthSpec, HostSpec, RouterSpec, SlotsSpec } from '../../workflows/plan';
+
+const host: HostSpec = { name: 'web1', address: '10.0.0.5', port: 22, user: 'deploy', privateKeyPath: '/k', hostKey: 'SHA256:AAAA' };
+const slots: SlotsSpec = { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: 'slot start {{color}} {{port}} {{version}}', stop: 'slot stop {{color}}' };
+const health: HealthSpec = { path: '/health', expectStatus: 200, timeoutMs: 1500, intervalMs: 1000, attempts: 3 };
+const router = (over: Partial<RouterSpec> = {}): RouterSpec => ({
+  kind: 'nginx', upstreamFile: '/etc/nginx/conf.d/{{host}}.conf', upstreamName: 'shop_prod', test: 'nginx -t', reload: 'nginx -s reload', url: 'http://127.0.0.1/', ...over,
+});
+const ports = { blue: 3005, green: 3006 };
+
+const sh = (script: string, input?: string) => spawnSync('sh', ['-c', script], { encoding: 'utf8', input });
+const bash = (script: string, input?: string) => spawnSync('bash', ['-c', script], { encoding: 'utf8', input });
+
+test('quote() passes any string through a real shell as one literal word', () => {
+  const samples = [
+    '', 'plain', 'with space', "it's", "''", '"double"', '$(touch /tmp/pwned)', '`id`', '${HOME}', '$HOME',
+    'a\nb', '\n', 'x; rm -rf /', '*', '?', '[a-z]*', '~', '~root', '-n', '--', '\\', '\\n', 'a|b&c>d<e', '#comment',
+    'tab\there', 'ünïcødé ✓ 日本語 🚀', '!', '{a,b}', '=', '%s%d', "'$(x)'\"`y`\"",
+  ];
+  for (const s of samples) {
+    const r = sh(`printf %s ${quote(s)}`);
+    assert.equal(r.status, 0, `${JSON.stringify(s)}: ${r.stderr}`);
+    assert.equal(r.stdout, s, `round trip of ${JSON.stringify(s)}`);
+  }
+  assert.equal(quote('v1.2.3'), 'v1.2.3', 'plain words stay readable');
+  assert.equal(quote(''), "''");
+  assert.equal(quote(3005), '3005');
+});
+
+test('renderTemplate fills and quotes placeholders, tolerates spaces, names unknown ones', () => {
+  assert.equal(renderTemplate('run {{color}} {{port}} {{ version }}', { color: 'blue', port: 3005, version: 'v1' }), 'run blue 3005 v1');
+  const out = renderTemplate('printf %s {{x}}', { x: 'a b; touch pwned' });
+  assert.equal(out, "printf %s 'a b; touch pwned'");
+  assert.equal(sh(out).stdout, 'a b; touch pwned');
+  assert.equal(renderTemplate('echo {{v}}', { v: '$&' }), "echo '$&'", 'replacement patterns are not interpreted');
+  assert.throws(() => renderTemplate('deploy {{versoin}}', { version: 'v1' }), (e: unknown) => {
+    assert.ok(e instanceof UnsafeInputError);
+    assert.match(e.message, /\{\{versoin\}\}/);
+    assert.match(e.message, /known: \{\{version\}\}/);
+    return true;
+  });
+  assert.equal(renderPath('/etc/{{ host }}.conf', { host: 'web1' }), '/etc/web1.conf');
+  assert.throws(() => renderPath('/etc/{{nope}}.conf', { host: 'web1' }), UnsafeInputError);
+});
+
+test('assertSafeName refuses anything but a plain name', () => {
+  for (const bad of ['v2;touch /tmp/pwned', '../x', '', 'a'.repeat(129), 'v 1', 'v1\n', '$(id)', 'ü']) {
+    assert.throws(() => assertSafeName('version', bad), UnsafeInputError, JSON.stringify(bad));
+  }
+  assert.equal(assertSafeName('version', 'v1.2.3-rc_1'), 'v1.2.3-rc_1');
+  assert.equal(assertSafeName('version', 'a'.repeat(128)), 'a'.repeat(128));
+});
+
+test('renderUpstream / parseUpstream round trip; the server port is the truth', () => {
+  for (const address of ['127.0.0.1', '[::1]', 'localhost']) {
+    for (const color of ['blue', 'green'] as const) {
+      const text = renderUpstream({ upstreamName: 'shop_prod', address, color, version: 'v1.2.3', port: ports[color] });
+      assert.match(text, new RegExp(`server ${address.replace(/[[\]]/g, '\\$&')}:${ports[color]};`));
+      assert.deepEqual(parseUpstream(text, ports), { color, version: 'v1.2.3', port: ports[color] }, `${address} ${color}`);
+    }
+  }
+  const lying = '# managed by cutover: color=blue version=v9\nupstream shop_prod {\n    server 127.0.0.1:3006;\n}\n';
+  assert.deepEqual(parseUpstream(lying, ports), { color: 'green', version: null, port: 3006 });
+  const unknown = '# managed by cutover: color=blue version=v9\nupstream x {\n  server 127.0.0.1:8080;\n}\n';
+  assert.deepEqual(parseUpstream(unknown, ports), { color: null, version: null, port: 8080 });
+  assert.deepEqual(parseUpstream('', ports), { color: null, version: null, port: null });
+  assert.deepEqual(parseUpstream('upstream x {\n  server 127.0.0.1:3005;\n}\n', ports), { color: 'blue', version: null, port: 3005 });
+  assert.throws(() => renderUpstream({ upstreamName: 'x;y', address: '127.0.0.1', color: 'blue', version: 'v1', port: 1 }), UnsafeInputError);
+  assert.throws(() => renderUpstream({ upstreamName: 'x', address: '127.0.0.1; evil', color: 'blue', version: 'v1', port: 1 }), UnsafeInputError);
+});
+
+test('readUpstreamCommand prints the file, or nothing on a first deploy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-read-'));
+  const r = router({ upstreamFile: join(dir, '{{host}} up.conf') });
+  assert.deepEqual([sh(readUpstreamCommand(r, host)).stdout, sh(readUpstreamCommand(r, host)).status], ['', 0]);
+  writeFileSync(join(dir, 'web1 up.conf'), 'upstream x {}\n');
+  assert.equal(sh(readUpstreamCommand(r, host)).stdout, 'upstream x {}\n');
+});
+
+function switchWorld(testCommand: string, old?: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-switch-'));
+  const file = join(dir, 'shop.upstream.conf');
+  if (old !== undefined) writeFileSync(file, old);
+  const r = router({ upstreamFile: file, test: testCommand.replace('FILE', file), reload: `touch ${join(dir, 'reloaded')}` });
+  const content = renderUpstream({ upstreamName: 'shop_prod', address: '127.0.0.1', color: 'green', version: 'v2', port: 3006 });
+  return { dir, file, content, result: bash(switchUpstreamCommand(r, host), content) };
+}
+const OLD = '# hand-written\nupstream shop_prod { server 127.0.0.1:3005; }\n\n';
+
+test('switchUpstreamCommand: a passing test installs the new file and reloads', () => {
+  for (const old of [OLD, undefined]) {
+    const w = switchWorld('grep -q upstream FILE', old);
+    assert.equal(w.result.status, 0, w.result.stderr);
+    assert.equal(readFileSync(w.file, 'utf8'), w.content);
+    assert.ok(existsSync(join(w.dir, 'reloaded')), 'reload ran');
+    assert.deepEqual(readdirSync(w.dir).sort(), ['reloaded', 'shop.upstream.conf'], 'no temp or backup files left');
+  }
+});
+
+test('switchUpstreamCommand: a failing test restores the old file byte for byte and does not reload', () => {
+  const w = switchWorld('echo "nginx: [emerg] bad config"; false', OLD);
+  assert.equal(w.result.status, CONFIG_REJECTED_EXIT);
+  assert.match(w.result.stderr, /\[emerg\] bad config/);
+  assert.equal(readFileSync(w.file, 'utf8'), OLD);
+  assert.equal(existsSync(join(w.dir, 'reloaded')), false, 'reload must not run');
+  assert.deepEqual(readdirSync(w.dir), ['shop.upstream.conf']);
+
+  const first = switchWorld('grep -q no-such-text FILE');
+  assert.equal(first.result.status, CONFIG_REJECTED_EXIT);
+  assert.deepEqual(readdirSync(first.dir), [], 'no file remains when there was none before');
+});
+
+test('parseVerifyOutput reads status and version per line, 000 for failures', () => {
+  assert.deepEqual(parseVerifyOutput('200 v2\n200 v2\n000 \n503 \n'), [
+    { status: 200, version: 'v2' }, { status: 200, version: 'v2' }, { status: 0, version: '' }, { status: 503, version: '' },
+  ]);
+  assert.deepEqual(parseVerifyOutput('200 v2\r\n\n  \n'), [{ status: 200, version: 'v2' }]);
+  assert.deepEqual(parseVerifyOutput(''), []);
+});
+
+test('verifyThroughRouterCommand: one line per request, also when requests fail', async () => {
+  const refused = verifyThroughRouterCommand(router({ url: 'http://127.0.0.1:1/' }), host, 'X-App-Version', 3, 500);
+  const r = bash(refused);
+  assert.equal(r.status, 0);
+  assert.deepEqual(parseVerifyOutput(r.stdout), [0, 0, 0].map((status) => ({ status, version: '' })), r.stdout);
+
+  const server = createServer((_req, res) => res.writeHead(200, { 'X-App-Version': 'v2.0.1' }).end('ok'));
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const cmd = verifyThroughRouterCommand(router({ url: `http://127.0.0.1:${port}/` }), host, 'X-App-Version', 2, 2000);
+    const out = await new Promise<string>((ok, fail) => execFile('bash', ['-c', cmd], (e, stdout) => (e ? fail(e) : ok(stdout))));
+    assert.deepEqual(parseVerifyOutput(out), [{ status: 200, version: 'v2.0.1' }, { status: 200, version: 'v2.0.1' }]);
+  } finally {
+    server.close();
+  }
+  // Any header name the config accepts is accepted (and quoted); anything else is refused.
+  assert.match(verifyThroughRouterCommand(router(), host, 'X_App_Version', 1, 500), /%header\{X_App_Version\}/);
+  assert.throws(() => verifyThroughRouterCommand(router(), host, "X}' ; touch pwned", 1, 500), UnsafeInputError);
+});
+
+test('slot commands: start/stop fill the template; health defaults to curl; a custom health wins', () => {
+  assert.equal(startSlotCommand(host, slots, 'green', 'v1.2'), 'slot start green 3006 v1.2');
+  assert.equal(stopSlotCommand(host, slots, 'blue'), 'slot stop blue');
+  assert.throws(() => startSlotCommand(host, slots, 'green', 'v1;reboot'), UnsafeInputError);
+  assert.throws(() => stopSlotCommand(host, { ...slots, stop: 'rm {{version}}' }, 'blue'), /\{\{version\}\}/);
+
+  const probe = healthProbeCommand(host, slots, health, 'green', 'v1');
+  assert.match(probe, /^curl /);
+  assert.match(probe, /--max-time 1\.500 /);
+  assert.ok(probe.endsWith(' http://127.0.0.1:3006/health'), probe);
+  const viaAddress = healthProbeCommand(host, { ...slots, address: '{{address}}' }, { ...health, path: '/h?x=1&y' }, 'blue', 'v1');
+  assert.ok(viaAddress.endsWith(` 'http://10.0.0.5:3005/h?x=1&y'`), viaAddress);
+
+  const custom = healthProbeCommand(host, { ...slots, health: 'check {{color}} {{port}} {{version}} {{host}}' }, health, 'blue', 'v3');
+  assert.equal(custom, 'check blue 3005 v3 web1');
+  assert.throws(() => healthProbeCommand(host, { ...slots, health: 'check {{version}}' }, health, 'blue', '$(id)'), UnsafeInputError);
+});
+
+test('parseProbeOutput reads "<status> <seconds>" and nothing else', () => {
+  assert.deepEqual(parseProbeOutput('200 0.012345'), { status: 200, seconds: 0.012345 });
+  assert.deepEqual(parseProbeOutput('  503 1.5\n'), { status: 503, seconds: 1.5 });
+  assert.deepEqual(parseProbeOutput('000 0.000000'), { status: 0, seconds: 0 });
+  for (const junk of ['', 'curl: (7) refused', '20 0.1', 'OK 200 0.1']) assert.equal(parseProbeOutput(junk), null, junk);
+});

@@ -1,0 +1,205 @@
+// Property tests: hostile names never reach a shell unquoted, quote() survives any string, and the
+// config loader answers any input with a ConfigError (never a crash). Deterministic seeds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { parse, stringify } from 'yaml';
+import { assertSafeName, quote, UnsafeInputError } from '../../activities/shell';
+import { readUpstreamCommand, renderUpstream, switchUpstreamCommand, verifyThroughRouterCommand } from '../../activities/nginx-commands';
+import { healthProbeCommand, startSlotCommand, stopSlotCommand } from '../../activities/slot-commands';
+import { ConfigError, formatPath, parseConfig } from '../../config/load';
+import { SAFE_NAME, type HealthSpec, type HostSpec, type RouterSpec, type SlotsSpec } from '../../workflows/plan';
+
+const SEED = 20240607;
+const runs = (numRuns: number) => ({ numRuns, seed: SEED });
+
+const host: HostSpec = { name: 'web1', address: '10.0.0.5', port: 22, user: 'deploy', privateKeyPath: '/k', hostKey: 'SHA256:AAAA' };
+const slots: SlotsSpec = { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: "printf '%s\\n' {{version}}", stop: 'stop {{color}}' };
+const health: HealthSpec = { path: '/health', expectStatus: 200, timeoutMs: 500, intervalMs: 1000, attempts: 3 };
+const router: RouterSpec = { kind: 'nginx', upstreamFile: '/etc/nginx/{{host}}.conf', upstreamName: 'shop', test: 'nginx -t', reload: 'nginx -s reload', url: 'http://127.0.0.1/' };
+
+const sh = (script: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) =>
+  spawnSync('sh', ['-c', script], { encoding: 'utf8', input: opts.input, env: opts.env ?? process.env });
+
+const SAFE_CHARS = 'abcxyzABCXYZ0189._-'.split('');
+const META = `'"$\`\\;|&<>(){}[]*?~!# \n\t=%/.-_`.split('').concat(['a', 'Z', '0', 'ü', '日', '🚀', '$(touch pwned)', '`touch pwned`']);
+const safeName = fc.string({ unit: fc.constantFrom(...SAFE_CHARS), minLength: 1, maxLength: 128 });
+/** Anything a CI variable or a typo could hold, biased towards what a shell finds interesting. */
+const anyName = fc.oneof(
+  safeName,
+  fc.string({ unit: fc.constantFrom(...META), maxLength: 30 }),
+  fc.string({ unit: 'binary', maxLength: 30 }),
+  fc.constantFrom('', 'a'.repeat(129), '../x', 'v2;touch /tmp/pwned', '-rf', 'v1\n', ' v1'),
+);
+const noNul = (s: string) => !s.includes('\0');
+
+test('a name is either refused or a plain name, and a refused version never yields a command', () => {
+  const safeProbe = healthProbeCommand(host, slots, health, 'green', 'v1');
+  fc.assert(
+    fc.property(anyName, (v) => {
+      let refused = false;
+      try {
+        assertSafeName('version', v);
+      } catch (err) {
+        assert.ok(err instanceof UnsafeInputError);
+        refused = true;
+      }
+      assert.equal(refused, !/^[A-Za-z0-9._-]{1,128}$/.test(v));
+      assert.equal(SAFE_NAME.test(v), !refused);
+      if (!refused) return;
+      // Every builder that takes a version throws before building anything.
+      assert.throws(() => startSlotCommand(host, slots, 'blue', v), UnsafeInputError);
+      assert.throws(() => healthProbeCommand(host, { ...slots, health: 'check {{version}}' }, health, 'blue', v), UnsafeInputError);
+      assert.throws(() => renderUpstream({ upstreamName: 'shop', address: '127.0.0.1', color: 'blue', version: v, port: 3005 }), UnsafeInputError);
+      assert.throws(() => renderUpstream({ upstreamName: v, address: '127.0.0.1', color: 'blue', version: 'v1', port: 3005 }), UnsafeInputError);
+      // The default HTTP probe does not use the version at all: same command as for a good one.
+      assert.equal(healthProbeCommand(host, slots, health, 'green', v), safeProbe);
+    }),
+    runs(300),
+  );
+});
+
+test('a safe version reaches the start command as exactly one word', () => {
+  fc.assert(
+    fc.property(safeName, (v) => {
+      const r = sh(startSlotCommand(host, slots, 'green', v));
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `${v}\n`);
+    }),
+    runs(100),
+  );
+});
+
+test('a hostile host name only ever reaches read/stop/switch/verify commands quoted', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-fuzz-'));
+  const files = join(dir, 'files');
+  const bin = join(dir, 'bin');
+  mkdirSync(files);
+  mkdirSync(bin);
+  // A stand-in curl that prints the URL it was given, with a terminator so trailing newlines survive $().
+  writeFileSync(join(bin, 'curl'), '#!/bin/sh\nfor a; do last=$a; done\nprintf "%s|" "$last"\n');
+  chmodSync(join(bin, 'curl'), 0o755);
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+  const hostName = anyName.filter((s) => noNul(s) && !s.includes('/') && s !== '.' && s !== '..' && s !== '');
+
+  fc.assert(
+    fc.property(hostName, (name) => {
+      const h = { ...host, name };
+      const stop = sh(stopSlotCommand(h, { ...slots, stop: "printf '%s\\n' {{host}} {{color}}" }, 'blue'));
+      assert.equal(stop.stdout, `${name}\nblue\n`);
+
+      const file = join(files, name);
+      writeFileSync(file, 'upstream x {}\n');
+      const read = sh(readUpstreamCommand({ ...router, upstreamFile: join(files, '{{host}}') }, h));
+      rmSync(file);
+      assert.equal(read.stdout, 'upstream x {}\n');
+
+      const sw = { ...router, upstreamFile: join(dir, 'up.conf'), test: 'printf %s {{host}} >/dev/null', reload: "printf '%s\\n' {{host}}" };
+      const switched = sh(switchUpstreamCommand(sw, h), { input: 'upstream y {}\n' });
+      assert.equal(switched.status, 0, switched.stderr);
+      assert.equal(switched.stdout, `${name}\n`);
+
+      const verify = sh(verifyThroughRouterCommand({ ...router, url: 'http://x/{{host}}' }, h, 'X-App-Version', 1, 500), { env });
+      assert.equal(verify.stdout, `http://x/${name}|\n`);
+      assert.deepEqual(readdirSync(files), [], 'nothing was created by the name');
+    }),
+    runs(100),
+  );
+  assert.equal(readFileSync(join(dir, 'up.conf'), 'utf8'), 'upstream y {}\n');
+  assert.deepEqual(readdirSync(dir).sort(), ['bin', 'files', 'up.conf'], 'no stray files (pwned, temp, backup)');
+});
+
+test('quote(s) survives a real shell for any string', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom(...META) })).filter(noNul), (s) => {
+      const r = sh(`printf %s ${quote(s)}`);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, s);
+    }),
+    runs(100),
+  );
+});
+
+// ---- the config loader ------------------------------------------------------------------
+
+function issuesOf(text: string): ConfigError | null {
+  try {
+    parseConfig(text);
+    return null;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) assert.fail(`not a ConfigError: ${String((err as Error)?.stack ?? err)}\n--- input:\n${text}`);
+    assert.ok(err.issues.length > 0, 'a ConfigError has issues');
+    for (const i of err.issues) assert.ok(i.path !== '' || i.message.trim() !== '', 'every issue says where or what');
+    assert.ok(err.format().trim() !== '');
+    return err;
+  }
+}
+
+const YAMLISH = [
+  'apps', 'environments', 'prod', 'hosts', 'slots', 'router', 'nginx', 'port', 'name', ':', ': ', ' ', '  ', '\n', '- ', '-',
+  '{', '}', '[', ']', ', ', '"', "'", '&a ', '*a', '!!str ', '!!int ', '!!map', '#', '1', '3005', 'null', '~', '|', '>',
+  '? ', '%YAML 1.2\n', '---\n', '...\n', '<<: ', '__proto__', 'constructor', '{{version}}', '1h', '\t', 'true', '.inf', '0x1F',
+];
+
+test('YAML aliases that toJS refuses (unresolved, alias bomb) are ConfigErrors too', () => {
+  const bomb = ['a: &a [x, x]', `b: &b [${'*a, '.repeat(9)}*a]`, `c: &c [${'*b, '.repeat(9)}*b]`, `d: [${'*c, '.repeat(9)}*c]`, ''].join('\n');
+  for (const text of ['*a', 'apps: *nowhere\n', bomb]) assert.ok(issuesOf(text), JSON.stringify(text));
+});
+
+test('any YAML-ish text gives a config or a ConfigError, never a crash', () => {
+  fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...YAMLISH), maxLength: 60 }), (text) => void issuesOf(text)), runs(300));
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => void issuesOf(text)), runs(300));
+});
+
+test('any JSON value written as YAML gives a config or a ConfigError', () => {
+  const json = fc.jsonValue({ maxDepth: 4 });
+  fc.assert(fc.property(json, (v) => void issuesOf(stringify(v))), runs(300));
+  fc.assert(fc.property(json, (v) => void issuesOf(stringify({ apps: v }))), runs(300));
+  fc.assert(fc.property(json, (v) => void issuesOf(stringify({ apps: { a: { environments: { p: v } } } }))), runs(300));
+});
+
+type Path = (string | number)[];
+function leaves(node: unknown, path: Path = []): Path[] {
+  if (Array.isArray(node)) return node.flatMap((v, i) => leaves(v, [...path, i]));
+  if (node !== null && typeof node === 'object') return Object.entries(node).flatMap(([k, v]) => leaves(v, [...path, k]));
+  return [path];
+}
+function setAt(root: unknown, path: Path, value: unknown): unknown {
+  const copy = structuredClone(root) as Record<string | number, unknown>;
+  let node = copy;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  node[path[path.length - 1]!] = value;
+  return copy;
+}
+
+test('one mutated leaf of the example: still valid, or a ConfigError that names where', () => {
+  const example: unknown = parse(readFileSync(join(__dirname, '..', '..', 'cutover.example.yml'), 'utf8'));
+  assert.equal(issuesOf(stringify(example)), null, 'the example itself is valid');
+  const paths = leaves(example);
+  assert.ok(paths.length > 40);
+  const value = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.string(),
+    fc.integer(),
+    fc.constantFrom('', '{{nope}}', '{{ version }}', '1h', 'forever', -1, 0, 1.5, 65536, 3006, 'web2', 'http://x', null, true, [], {}),
+  );
+  fc.assert(
+    fc.property(fc.nat(paths.length - 1), value, (i, v) => {
+      const path = paths[i]!;
+      const err = issuesOf(stringify(setAt(example, path, v)));
+      if (!err) return;
+      // Where it went wrong is named: inside the mutated app/environment (or top-level section).
+      const where = formatPath(path.slice(0, Math.min(4, path.length - 1)));
+      assert.ok(
+        err.issues.some((x) => x.path.startsWith(where)),
+        `mutating ${formatPath(path)} to ${JSON.stringify(v)}: no issue under ${where}:\n${err.format()}`,
+      );
+      assert.ok(err.format().includes(`: ${where}`), err.format());
+    }),
+    runs(300),
+  );
+});
