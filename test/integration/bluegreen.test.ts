@@ -98,7 +98,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (client) await recordHistory(client, 'env/shop/prod', 'environment');
+  if (client) recordHistory(server.address, 'env/shop/prod', 'environment');
   worker?.shutdown();
   await running?.catch(() => undefined);
   await connection?.close();
@@ -132,7 +132,7 @@ describe('blue-green deploy on real hosts', () => {
       }
       return false;
     });
-    await recordHistory(client, 'deploy/shop/prod/gitlab-1001-v2', 'bluegreen-deploy-succeeded');
+    recordHistory(server.address, 'deploy/shop/prod/gitlab-1001-v2', 'bluegreen-deploy-succeeded');
   });
 
   test('a retried CI job reaches the same run instead of deploying twice', async () => {
@@ -152,7 +152,7 @@ describe('blue-green deploy on real hosts', () => {
     assert.deepEqual(served(), ['200 v1', '200 v1']);
     assert.deepEqual(pids('green'), [null, null], 'the rolled-back colour is stopped');
     assert.ok(slack.messages().some((m) => m.text.includes('rolled back: v1 live on blue')));
-    await recordHistory(client, 'rollback/shop/prod/gitlab-1002', 'rollback-succeeded');
+    recordHistory(server.address, 'rollback/shop/prod/gitlab-1002', 'rollback-succeeded');
   });
 
   test('after the (shortened) teardown delay the old colour is stopped, the new one is not', async () => {
@@ -174,7 +174,7 @@ describe('blue-green deploy on real hosts', () => {
     assert.deepEqual(routed(), ['green:v3', 'green:v3']);
     assert.deepEqual(pids('blue'), [null, null], 'the broken slot was stopped');
     assert.ok(slack.messages().some((m) => m.text.includes('deploy failed - rolled back')));
-    await recordHistory(client, 'deploy/shop/prod/gitlab-1004-broken', 'bluegreen-health-failed');
+    recordHistory(server.address, 'deploy/shop/prod/gitlab-1004-broken', 'bluegreen-health-failed');
   });
 
   test('nginx refusing the new config on one host leaves the old config serving everywhere', async () => {

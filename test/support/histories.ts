@@ -2,17 +2,19 @@
 // non-deterministic workflow change fails the build. `RECORD_HISTORIES=1 npm test` refreshes them.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFileSync } from 'node:child_process';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { temporalBinary } from '../../sandbox/devserver';
 import type { temporal } from '@temporalio/proto';
 
 export const HISTORY_DIR = resolve(__dirname, '..', 'histories');
 
-export async function recordHistory(client: Client, workflowId: string, name: string): Promise<void> {
+/** Save a workflow's history as the `temporal` CLI exports it (the JSON the replayer reads). */
+export function recordHistory(address: string, workflowId: string, name: string): void {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const json = execFileSync(temporalBinary(), ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
   mkdirSync(HISTORY_DIR, { recursive: true });
-  writeFileSync(join(HISTORY_DIR, `${name}.json`), JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(history)) }, null, 1));
+  writeFileSync(join(HISTORY_DIR, `${name}.json`), JSON.stringify({ workflowId, history: JSON.parse(json) }, null, 1));
 }
 
 export interface RecordedHistory {

@@ -6,6 +6,12 @@ export interface LoadStats {
   sent: number;
   failed: number;
   failures: string[];
+  /**
+   * Requests re-sent because a reused keep-alive connection was closed by an nginx worker
+   * retiring at reload before any answer, as browsers and HTTP clients do for idempotent
+   * requests. Counted, not hidden; a second failure counts as failed.
+   */
+  staleRetries: number;
   /** Answers per X-App-Version. */
   versions: Record<string, number>;
   latenciesMs: number[];
@@ -18,19 +24,21 @@ export interface Load {
 /** Send `ratePerSecond` requests in total, spread over `urls`, until stop() or `maxMs`. */
 export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_000): Load {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const stats: LoadStats = { sent: 0, failed: 0, failures: [], versions: {}, latenciesMs: [] };
+  const stats: LoadStats = { sent: 0, failed: 0, failures: [], staleRetries: 0, versions: {}, latenciesMs: [] };
   const inflight = new Set<Promise<void>>();
   const started = Date.now();
-  const one = (url: string): Promise<void> =>
+  const one = (url: string, retry = true): Promise<void> =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
-      stats.sent++;
+      if (retry) stats.sent++;
+      let answered = false;
       const fail = (why: string): void => {
         stats.failed++;
         if (stats.failures.length < 20) stats.failures.push(`${url}: ${why}`);
         resolve();
       };
       const req = http.get(url, { agent, timeout: 5000 }, (res) => {
+        answered = true;
         res.resume();
         res.on('end', () => {
           stats.latenciesMs.push(performance.now() - t0);
@@ -42,7 +50,13 @@ export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_
         res.on('error', (e) => fail(e.message));
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (e) => fail(e.message));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (retry && !answered && req.reusedSocket && (e.code === 'ECONNRESET' || e.message === 'socket hang up')) {
+          stats.staleRetries++;
+          return void one(url, false).then(resolve);
+        }
+        fail(e.message);
+      });
     });
   const interval = 1000 / ratePerSecond;
   let next = performance.now();
