@@ -10,11 +10,13 @@ const nameSchema = z.string().regex(SAFE_NAME, { message: NAME_RULE });
 
 /** Placeholders an operator may use in commands and paths. */
 export const PLACEHOLDERS = ['version', 'color', 'port', 'host', 'address'] as const;
+type Placeholder = (typeof PLACEHOLDERS)[number];
 const PLACEHOLDER_RE = /\{\{([^{}]*)\}\}/g;
+/** Where the host is concerned but no slot: router paths and commands, the slot address. */
+const HOST_ONLY: readonly Placeholder[] = ['host', 'address'];
 
-/** The placeholders of a template that cutover would not know how to fill. */
-export function unknownPlaceholders(template: string): string[] {
-  const known: readonly string[] = PLACEHOLDERS;
+/** The placeholders of a template that cutover would not know how to fill there. */
+export function unknownPlaceholders(template: string, known: readonly string[] = PLACEHOLDERS): string[] {
   const bad: string[] = [];
   for (const m of template.matchAll(PLACEHOLDER_RE)) {
     const name = (m[1] ?? '').trim();
@@ -23,17 +25,18 @@ export function unknownPlaceholders(template: string): string[] {
   return bad;
 }
 
-const templateSchema = z
-  .string()
-  .min(1)
-  .superRefine((value, ctx) => {
-    for (const p of unknownPlaceholders(value)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `unknown placeholder ${p}; allowed: ${PLACEHOLDERS.map((n) => `{{${n}}}`).join(', ')}`,
-      });
-    }
-  });
+const templateSchema = (known: readonly Placeholder[] = PLACEHOLDERS) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((value, ctx) => {
+      for (const p of unknownPlaceholders(value, known)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `placeholder ${p} cannot be used here; allowed: ${known.map((n) => `{{${n}}}`).join(', ') || 'none'}`,
+        });
+      }
+    });
 
 /** A duration as the `ms` package reads it ("500ms", "10s", "60m", "1h"), or a number of ms. */
 export type Duration = string | number;
@@ -69,27 +72,28 @@ const hostSchema = z.strictObject({
   }),
   port: portSchema.default(22),
   user: nameSchema,
-  privateKeyPath: templateSchema,
+  privateKeyPath: templateSchema([]),
   hostKey: z.string().regex(/^((ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ [A-Za-z0-9+/]+={0,3}( .*)?|SHA256:[A-Za-z0-9+/]+={0,3})$/, {
     message: 'must be a public host key as in known_hosts ("ssh-ed25519 AAAA...") or its fingerprint ("SHA256:...")',
   }),
 });
 
 const slotsSchema = z.strictObject({
-  address: templateSchema.default('127.0.0.1'),
+  address: templateSchema(HOST_ONLY).default('127.0.0.1'),
   blue: z.strictObject({ port: portSchema }),
   green: z.strictObject({ port: portSchema }),
-  start: templateSchema,
-  stop: templateSchema,
-  health: templateSchema.optional(),
+  start: templateSchema(),
+  // The version is not known when stopping whatever runs in a slot.
+  stop: templateSchema(['color', 'port', 'host', 'address']),
+  health: templateSchema().optional(),
 });
 
 const nginxSchema = z.strictObject({
-  upstreamFile: templateSchema,
+  upstreamFile: templateSchema(HOST_ONLY),
   upstreamName: nameSchema.optional(),
-  test: templateSchema.default('nginx -t'),
-  reload: templateSchema.default('nginx -s reload'),
-  url: templateSchema
+  test: templateSchema(HOST_ONLY).default('nginx -t'),
+  reload: templateSchema(HOST_ONLY).default('nginx -s reload'),
+  url: templateSchema(HOST_ONLY)
     .refine((u) => /^https?:\/\/[^\s/]+(\/\S*)?$/.test(u), { message: 'expected an http(s) URL like http://127.0.0.1/ ({{address}} allowed)' })
     .default('http://127.0.0.1/'),
 });

@@ -113,7 +113,10 @@ test('unknown keys, with did-you-mean', () => {
 
 test('unknown placeholder names the field', () => {
   assert.deepEqual(errorsOf(minimal(minimalEnv.replace('go {{version}}', 'go {{ver}}'))), [
-    'cutover.yml: apps.a.environments.p.slots.start: unknown placeholder {{ver}}; allowed: {{version}}, {{color}}, {{port}}, {{host}}, {{address}}',
+    'cutover.yml: apps.a.environments.p.slots.start: placeholder {{ver}} cannot be used here; allowed: {{version}}, {{color}}, {{port}}, {{host}}, {{address}}',
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('stop: stop }', 'stop: "stop {{version}}" }'))), [
+    'cutover.yml: apps.a.environments.p.slots.stop: placeholder {{version}} cannot be used here; allowed: {{color}}, {{port}}, {{host}}, {{address}}',
   ]);
   assert.deepEqual(unknownPlaceholders('{{ color }} {{address}} {{x}}'), ['{{x}}']);
 });
