@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 files=(test/unit/*.test.ts test/workflows/*.test.ts test/integration/*.test.ts)
+shopt -s nullglob
+files+=(test/faults/*.test.ts)
 exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
