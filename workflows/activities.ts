@@ -1,18 +1,25 @@
 // Activity stubs with a timeout and retry policy chosen per activity.
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
 const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected'];
+/**
+ * When a deploy is cancelled, wait for host commands already running to end before cleaning
+ * up: a stop must never overtake a start still in flight on the same slot.
+ */
+const WAIT = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
 /** Reading and idempotent writes: retry transient SSH trouble a few times. */
 export const hostOps = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  cancellationType: WAIT,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
 /** Health checks loop inside the activity and heartbeat, so a dead worker is noticed quickly. */
 export const healthOps = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
+  cancellationType: WAIT,
   heartbeatTimeout: '20s',
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });

@@ -3,6 +3,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE, type PreviousColor, type LiveColor, type RollbackResult } from './api';
 import { hostOps, restoreOps } from './activities';
+import { readLiveColour } from './blue-green';
 import { onEveryHost } from './hosts';
 import { Journal } from './journal';
 import type { RollbackRequest } from './plan';
@@ -22,9 +23,13 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   const hosts = plan.hosts.map((h) => h.name);
   const journal = new Journal(plan.slackChannel, rollbackId);
 
-  if (input.cancelledDeploy && live) {
-    journal.step('done', `cancelled deploy ${input.cancelledDeploy}; ${live.color} (${live.version}) keeps serving`);
-    return { rollbackId, color: live.color, version: live.version, hosts, cancelledDeploy: input.cancelledDeploy };
+  if (input.cancelledDeploy) {
+    // The cancelled deploy put traffic back itself; report what the hosts really serve.
+    const serving = await readLiveColour(plan);
+    if (!serving) throw ApplicationFailure.create({ type: FAILURE.rollbackFailed, nonRetryable: true, message: `cancelled deploy ${input.cancelledDeploy}, but no host serves anything` });
+    const version = serving.version ?? 'unknown';
+    journal.step('done', `cancelled deploy ${input.cancelledDeploy}; ${serving.color} (${version}) keeps serving`);
+    return { rollbackId, color: serving.color, version, hosts, cancelledDeploy: input.cancelledDeploy };
   }
   if (!previous || !live) {
     throw ApplicationFailure.create({

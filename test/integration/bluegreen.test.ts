@@ -14,7 +14,7 @@ import { startDevServer, type DevServer } from '../../sandbox/devserver';
 import { createSsh } from '../../activities/ssh';
 import { createCutoverWorker } from '../../workers/worker';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack';
-import { startLoad, type LoadStats } from '../support/load';
+import { startLoad, type LoadStats } from '../../sandbox/load';
 import { recordHistory } from '../support/histories';
 
 const CLI = resolve(__dirname, '../../bin/cutover');
@@ -207,6 +207,24 @@ describe('blue-green deploy on real hosts', () => {
     assert.equal(run.code, 1, run.stderr + run.stdout);
     assert.match(run.stderr + run.stdout, /host key/i);
     assert.deepEqual({ routed: routed(), blue: pids('blue'), green: pids('green') }, before, 'nothing changed on any host');
+  });
+
+  test('two deploys at once: the second waits its turn (and says so), then deploys inside the first one\'s window', async () => {
+    const file = config('slow');
+    const { result, load } = await underLoad(async () => {
+      const first = cutover(['-c', file, 'deploy', 'shop', 'prod', 'v2', '--wait'], '1007');
+      await new Promise((r) => setTimeout(r, 1500));
+      const second = cutover(['-c', file, 'deploy', 'shop', 'prod', 'v1', '--wait'], '1008');
+      return Promise.all([first, second]);
+    });
+    const [a, b] = result;
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stderr + b.stdout, /waiting its turn: 1 operation\(s\) ahead \(running: deploy\/shop\/prod\/gitlab-1007-v2\)/);
+    assert.equal(load.failed, 0, load.failures.join('\n'));
+    assert.deepEqual(routed(), ['green:v1', 'green:v1'], 'the second deploy went into the colour the first one kept for rollback');
+    assert.deepEqual(served(), ['200 v1', '200 v1']);
+    assert.ok(pids('blue').every((p) => p !== null), 'v2 (blue) is now the colour kept for rollback');
   });
 
   test('a version that could reach a shell is refused with exit 2 and nothing runs', async () => {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Context } from '@temporalio/activity';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { DeployResult, RollbackResult } from '../../workflows/api';
 import { childResult, envState, sendDeploy, sendRollback, waitForState } from '../support/envs';
@@ -218,6 +219,36 @@ describe('blue-green deploy through the environment workflow', () => {
       const lastOfA = world.events.map((e) => e.version).lastIndexOf('v2');
       assert.ok(lastOfA < firstOfB, 'every step of v2 happened before any step of v3');
       assert.deepEqual(world.serving(), ['blue:v3', 'blue:v3']);
+    });
+  });
+
+  test('a rollback while a deploy runs cancels it and the live colour keeps serving', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    let started!: () => void;
+    const startedOnce = new Promise<void>((r) => (started = r));
+    world.beforeStart = async () => {
+      started();
+      for (;;) {
+        // The start hangs until the deploy is cancelled (delivered through the heartbeat).
+        Context.current().heartbeat();
+        await Context.current().sleep(100);
+      }
+    };
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await startedOnce;
+      const rb = rollbackRequest(plan, 'rb-emergency');
+      await sendRollback(testEnv.client, rb, tq);
+      const result = await childResult<RollbackResult>(testEnv.client, rb.rollbackId);
+      assert.equal(result.cancelledDeploy, req.deployId);
+      assert.deepEqual([result.color, result.version], ['blue', 'v1']);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('green'), [null, null], 'the cancelled deploy cleaned up its slot');
+      const state = await waitForState(testEnv.client, plan.app, env, (s) => s.running === null && s.recent.length >= 2);
+      assert.equal(state.recent.find((r) => r.id === req.deployId)?.outcome, 'cancelled');
+      assert.equal(state.live, null, 'nothing was deployed by cutover yet; the hosts still serve v1');
     });
   });
 

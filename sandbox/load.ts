@@ -15,6 +15,14 @@ export interface LoadStats {
   /** Answers per X-App-Version. */
   versions: Record<string, number>;
   latenciesMs: number[];
+  /** One entry per request: when it was sent (epoch ms), its latency, and whether it failed. */
+  samples: LoadSample[];
+}
+
+export interface LoadSample {
+  at: number;
+  ms: number;
+  ok: boolean;
 }
 
 export interface Load {
@@ -24,25 +32,29 @@ export interface Load {
 /** Send `ratePerSecond` requests in total, spread over `urls`, until stop() or `maxMs`. */
 export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_000): Load {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const stats: LoadStats = { sent: 0, failed: 0, failures: [], staleRetries: 0, versions: {}, latenciesMs: [] };
+  const stats: LoadStats = { sent: 0, failed: 0, failures: [], staleRetries: 0, versions: {}, latenciesMs: [], samples: [] };
   const inflight = new Set<Promise<void>>();
   const started = Date.now();
   const one = (url: string, retry = true): Promise<void> =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
+      const at = Date.now();
       if (retry) stats.sent++;
       let answered = false;
       const fail = (why: string): void => {
         stats.failed++;
+        stats.samples.push({ at, ms: performance.now() - t0, ok: false });
         if (stats.failures.length < 20) stats.failures.push(`${url}: ${why}`);
         resolve();
       };
-      const req = http.get(url, { agent, timeout: 5000 }, (res) => {
+      // The retry goes on a fresh connection: other pooled sockets may be stale too.
+      const req = http.get(url, { agent: retry ? agent : false, timeout: 5000 }, (res) => {
         answered = true;
         res.resume();
         res.on('end', () => {
           stats.latenciesMs.push(performance.now() - t0);
           if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}`);
+          stats.samples.push({ at, ms: performance.now() - t0, ok: true });
           const v = String(res.headers['x-app-version'] ?? '-');
           stats.versions[v] = (stats.versions[v] ?? 0) + 1;
           resolve();
