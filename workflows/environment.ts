@@ -28,6 +28,7 @@ import { hostOps, slackOps } from './activities';
 import { blueGreenDeploy } from './blue-green';
 import { onEveryHost } from './hosts';
 import { reasonOf } from './journal';
+import type { z } from 'zod';
 import { deployRequestSchema, rollbackRequestSchema, type DeployRequest, type Plan, type RollbackRequest } from './plan';
 import { rollbackWorkflow } from './rollback';
 
@@ -65,30 +66,37 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     state.rejected.length = Math.min(state.rejected.length, KEEP_REJECTED);
     log.warn('request rejected', { id, reason });
   };
-  const checkTarget = (plan: Plan): string | null =>
-    plan.app === state.app && plan.env === state.env ? null : `request is for ${plan.app}/${plan.env}, this is ${state.app}/${state.env}`;
+  /**
+   * Validate a request again (the CLI did once) and make sure it is for this environment.
+   * Returns it when it is new; a retried trigger whose id is already known is dropped silently.
+   */
+  function admit<R extends DeployRequest | RollbackRequest>(raw: unknown, schema: z.ZodType<R>, idOf: (r: R) => string, rawId: unknown): R | null {
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      reject(rawId, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      return null;
+    }
+    const req = parsed.data;
+    const { app, env } = req.plan;
+    if (app !== state.app || env !== state.env) {
+      reject(idOf(req), `request is for ${app}/${env}, this is ${state.app}/${state.env}`);
+      return null;
+    }
+    if (known(idOf(req))) return null;
+    requests.set(idOf(req), req);
+    return req;
+  }
 
   setHandler(stateQuery, () => state);
 
   setHandler(deploySignal, (raw) => {
-    const parsed = deployRequestSchema.safeParse(raw);
-    if (!parsed.success) return reject(raw?.deployId, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const req = parsed.data;
-    const wrong = checkTarget(req.plan);
-    if (wrong) return reject(req.deployId, wrong);
-    if (known(req.deployId)) return; // a retried trigger reaches the run it already has
-    requests.set(req.deployId, req);
-    state.queue.push({ kind: 'deploy', id: req.deployId, version: req.version, by: req.trigger.by });
+    const req = admit(raw, deployRequestSchema, (r) => r.deployId, raw?.deployId);
+    if (req) state.queue.push({ kind: 'deploy', id: req.deployId, version: req.version, by: req.trigger.by });
   });
 
   setHandler(rollbackSignal, (raw) => {
-    const parsed = rollbackRequestSchema.safeParse(raw);
-    if (!parsed.success) return reject(raw?.rollbackId, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const req = parsed.data;
-    const wrong = checkTarget(req.plan);
-    if (wrong) return reject(req.rollbackId, wrong);
-    if (known(req.rollbackId)) return;
-    requests.set(req.rollbackId, req);
+    const req = admit(raw, rollbackRequestSchema, (r) => r.rollbackId, raw?.rollbackId);
+    if (!req) return;
     // A rollback is an emergency: it jumps the queue and cancels a deploy in flight.
     state.queue.unshift({ kind: 'rollback', id: req.rollbackId, by: req.trigger.by });
     if (state.running?.kind === 'deploy' && deployScope) {
