@@ -9,6 +9,7 @@ import {
   parseUpstream,
   parseVerifyOutput,
   readUpstreamCommand,
+  reloadIfValidCommand,
   renderUpstream,
   switchUpstreamCommand,
   verifyThroughRouterCommand,
@@ -52,6 +53,8 @@ export interface HealthResult {
 export interface SwitchInput extends HostRouterInput {
   color: Color;
   version: string;
+  /** The colour still running for rollback; nginx falls back to it if `color` stops answering. */
+  backup?: Color;
 }
 export interface VerifyInput extends HostRouterInput {
   version: string;
@@ -128,16 +131,30 @@ export function createHostActivities(ssh: Ssh) {
     },
 
     /**
-     * Point this host's nginx at `color`: atomic write, `nginx -t`, reload. Skips the write when
-     * the host already serves that colour and version, so a retry after a crash is harmless.
+     * Point this host's nginx at `color`: atomic write, `nginx -t`, reload. Idempotent, so a
+     * retry after a crash is harmless; `changed` says whether the host served something else.
      */
     async switchRouter(input: SwitchInput): Promise<{ host: string; changed: boolean }> {
-      const { host, router, slots, color, version } = input;
+      const { host, router, slots, color, version, backup } = input;
       return classify(() =>
         ssh.withSession(host, async (s) => {
           const now = await readUpstream(s, input);
-          if (now.color === color && now.version === version) return { host: host.name, changed: false };
-          const content = renderUpstream({ upstreamName: router.upstreamName, address: slotAddress(host, slots), color, version, port: slots[color].port });
+          if (now.color === color && now.version === version) {
+            // Already written, perhaps by an attempt that died before reloading: reload if nginx
+            // accepts its config. If it does not, reloading is impossible and the running nginx
+            // keeps what it has; that must not fail a restore on an untouched host.
+            const r = await s.exec(reloadIfValidCommand(router, host), { timeoutMs: 60_000 });
+            if (r.code !== 0) Context.current().log.warn(`${host.name}: nginx config does not test clean; not reloaded`, { stderr: r.stderr });
+            return { host: host.name, changed: false };
+          }
+          const content = renderUpstream({
+            upstreamName: router.upstreamName,
+            address: slotAddress(host, slots),
+            color,
+            version,
+            port: slots[color].port,
+            ...(backup && backup !== color ? { backupPort: slots[backup].port } : {}),
+          });
           const r = await s.exec(switchUpstreamCommand(router, host), { stdin: content, timeoutMs: 60_000 });
           if (r.code === CONFIG_REJECTED_EXIT) {
             throw ApplicationFailure.nonRetryable(

@@ -9,6 +9,12 @@ export interface UpstreamContent {
   color: Color;
   version: string;
   port: number;
+  /**
+   * Port of the colour kept alive for rollback, written as an nginx `backup` server: if the new
+   * colour stops answering (crashes) before verification catches it and switches back, nginx
+   * passes requests to the old colour instead of failing them.
+   */
+  backupPort?: number;
 }
 
 export type HostRef = { name: string; address: string };
@@ -26,6 +32,7 @@ export function renderUpstream(u: UpstreamContent): string {
     `${MARKER} color=${u.color} version=${u.version}`,
     `upstream ${u.upstreamName} {`,
     `    server ${u.address}:${u.port};`,
+    ...(u.backupPort !== undefined && u.backupPort !== u.port ? [`    server ${u.address}:${u.backupPort} backup;`] : []),
     `}`,
     '',
   ].join('\n');
@@ -41,6 +48,7 @@ export interface ParsedUpstream {
 /** Read an upstream file back. The `server` line is the truth; the marker only adds the version. */
 export function parseUpstream(text: string, ports: Record<Color, number>): ParsedUpstream {
   // The address may itself contain colons (`[::1]:3005`): the port is what follows the last one.
+  // Only a plain `server addr:port;` line matches, never a `... backup;` one.
   const server = /^\s*server\s+[^\s;]+:(\d+)\s*;/m.exec(text);
   const port = server?.[1] ? Number(server[1]) : null;
   const color = port === ports.blue ? 'blue' : port === ports.green ? 'green' : null;
@@ -91,6 +99,15 @@ export function switchUpstreamCommand(router: RouterSpec, host: HostRef): string
     'rm -f "$bak"',
     reload,
   ].join('\n');
+}
+
+/**
+ * Reload nginx when its config tests clean. Used when the upstream file already says what we
+ * want: an earlier attempt may have died between writing it and reloading.
+ */
+export function reloadIfValidCommand(router: RouterSpec, host: HostRef): string {
+  const vars = hostVars(host);
+  return `${renderTemplate(router.test, vars)} && ${renderTemplate(router.reload, vars)}`;
 }
 
 /**

@@ -37,7 +37,7 @@ export async function blueGreenDeploy({ request }: BlueGreenInput): Promise<Depl
     await healthCheckNewVersion(plan, target, version, journal);
 
     switched = true;
-    await switchTraffic(plan, target, version, journal);
+    await switchTraffic(plan, target, version, live?.color, journal);
     await journal.notify('switched', `Traffic switched to ${target} (${version}) on ${hosts.join(', ')}; verifying`);
     await verifyTraffic(plan, version, journal);
   } catch (err) {
@@ -124,12 +124,16 @@ async function healthCheckNewVersion(plan: Plan, color: Color, version: string, 
   );
 }
 
-/** One host after the other, so a refused config stops the switch before it spreads. */
-async function switchTraffic(plan: Plan, color: Color, version: string, journal: Journal): Promise<void> {
+/**
+ * One host after the other, so a refused config stops the switch before it spreads. The live
+ * colour stays in each upstream as nginx's backup, so no request fails if the new one crashes
+ * before verification switches back.
+ */
+async function switchTraffic(plan: Plan, color: Color, version: string, backup: Color | undefined, journal: Journal): Promise<void> {
   for (const host of plan.hosts) {
     journal.step('switching', `switching nginx on ${host.name} to ${color} (${version})`);
     await hostOps.switchRouter.executeWithOptions({ summary: `switch nginx on ${host.name} to ${color}` }, [
-      { host, router: plan.router, slots: plan.slots, color, version },
+      { host, router: plan.router, slots: plan.slots, color, version, ...(backup ? { backup } : {}) },
     ]);
   }
 }

@@ -89,6 +89,15 @@ test('renderUpstream / parseUpstream round trip; the server port is the truth', 
   assert.throws(() => renderUpstream({ upstreamName: 'x', address: '127.0.0.1; evil', color: 'blue', version: 'v1', port: 1 }), UnsafeInputError);
 });
 
+test('the colour kept for rollback is an nginx backup server, never read back as the live one', () => {
+  const text = renderUpstream({ upstreamName: 'shop_prod', address: '127.0.0.1', color: 'green', version: 'v2', port: 3006, backupPort: 3005 });
+  assert.match(text, /server 127\.0\.0\.1:3006;\n\s+server 127\.0\.0\.1:3005 backup;/);
+  assert.deepEqual(parseUpstream(text, ports), { color: 'green', version: 'v2', port: 3006 });
+  const backupFirst = '# managed by cutover: color=green version=v2\nupstream u {\n  server 127.0.0.1:3005 backup;\n  server 127.0.0.1:3006;\n}\n';
+  assert.equal(parseUpstream(backupFirst, ports).color, 'green');
+  assert.doesNotMatch(renderUpstream({ upstreamName: 'u', address: 'a', color: 'blue', version: 'v1', port: 3005, backupPort: 3005 }), /backup/);
+});
+
 test('readUpstreamCommand prints the file, or nothing on a first deploy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-read-'));
   const r = router({ upstreamFile: join(dir, '{{host}} up.conf') });
