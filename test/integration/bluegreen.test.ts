@@ -2,111 +2,47 @@
 // sshd + nginx + the sample app in two slots), a Slack Web API stand-in, a cutover worker, and
 // the `cutover` CLI run as a CI job would. Load runs through both routers during every change.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { startSandbox, writeSandboxConfig, type Sandbox, type SandboxConfigOptions } from '../../sandbox/config';
-import { startDevServer, type DevServer } from '../../sandbox/devserver';
-import { createSsh } from '../../activities/ssh';
-import { createCutoverWorker } from '../../workers/worker';
-import { startFakeSlack, type FakeSlack } from '../support/fake-slack';
-import { startLoad, type LoadStats } from '../../sandbox/load';
+import type { SandboxConfigOptions } from '../../sandbox/config';
+import type { LoadStats } from '../../sandbox/load';
 import { recordHistory } from '../support/histories';
+import { eventually, startWorld, type CliRun, type World } from '../support/world';
 
-const CLI = resolve(__dirname, '../../bin/cutover');
-const dir = mkdtempSync(join(tmpdir(), 'cutover-e2e-'));
-let server: DevServer;
-let sandbox: Sandbox;
-let slack: FakeSlack;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
-let client: Client;
+let w: World;
 
-function config(name: string, opts: Partial<SandboxConfigOptions> = {}): string {
-  return writeSandboxConfig(join(dir, `${name}.yml`), sandbox.hosts, {
-    app: 'shop',
-    env: 'prod',
-    teardownDelay: '10m',
-    slackChannel: '#deploys',
-    temporal: { address: server.address, uiUrl: server.uiUrl },
-    ...opts,
-  });
-}
+before(async () => {
+  w = await startWorld('e2e', { v1: undefined, v2: undefined, v3: undefined, broken: { healthStatus: 500 } });
+});
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+after(async () => {
+  try {
+    recordHistory(w.server.address, 'env/shop/prod', 'environment');
+  } finally {
+    await w?.stop();
+  }
+});
+
+const config = (name: string, opts: Partial<SandboxConfigOptions> = {}): string => w.config(name, opts);
 
 /** Run the CLI as a GitLab job would, with pipeline id `pipeline`. */
-function cutover(args: string[], pipeline = String(Math.floor(Math.random() * 1e9))): Promise<CliRun> {
-  const env = { ...process.env, GITLAB_CI: 'true', CI_PIPELINE_ID: pipeline, GITLAB_USER_LOGIN: 'alice', CI_COMMIT_SHA: 'abc123', CI_JOB_URL: 'https://gitlab.example/job/1' };
-  return new Promise((done) => {
-    execFile(CLI, args, { env, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const cutover = (args: string[], pipeline = String(Math.floor(Math.random() * 1e9))): Promise<CliRun> => w.cutover(args, pipeline);
 
 /** Run `fn` under a steady load through both routers; returns what the load saw. */
 async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; load: LoadStats }> {
-  const load = startLoad(sandbox.hosts.map((h) => h.url), 100);
+  const load = w.startLoad();
   await new Promise((r) => setTimeout(r, 300));
   const result = await fn();
   await new Promise((r) => setTimeout(r, 300));
   return { result, load: await load.stop() };
 }
 
-const served = (): string[] =>
-  sandbox.hosts.map((h) => {
-    const out = execFileSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %header{x-app-version}', h.url], { encoding: 'utf8' });
-    return out.trim();
-  });
-const routed = (): (string | undefined)[] => sandbox.hosts.map((h) => /color=(\w+) version=(\S+)/.exec(h.readUpstream())?.slice(1).join(':'));
-const pids = (color: 'blue' | 'green'): (number | null)[] => sandbox.hosts.map((h) => h.pidOf(color));
-
-async function eventually(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  server = await startDevServer({ dir });
-  sandbox = await startSandbox({
-    base: join(dir, 'hosts'),
-    app: 'shop',
-    env: 'prod',
-    releases: { v1: undefined, v2: undefined, v3: undefined, broken: { healthStatus: 500 } },
-    initial: { color: 'blue', version: 'v1' },
-  });
-  slack = await startFakeSlack();
-  connection = await NativeConnection.connect({ address: server.address });
-  worker = await createCutoverWorker({ connection, deps: { ssh: createSsh(), slack: { token: slack.token, apiUrl: slack.url } } });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address: server.address }) });
-});
-
-after(async () => {
-  if (client) recordHistory(server.address, 'env/shop/prod', 'environment');
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await connection?.close();
-  await client?.connection.close();
-  await sandbox?.stop();
-  await slack?.close();
-  await server?.stop();
-});
+const served = (): string[] => w.served();
+const routed = (): (string | undefined)[] => w.routed();
+/** The app process of that colour on each host, or null. */
+const pids = (color: 'blue' | 'green'): (number | null)[] => w.appProcesses(color).map((ps) => ps[0]?.pid ?? null);
 
 describe('blue-green deploy on real hosts', () => {
   test('cutover deploy --wait: v2 takes all traffic with zero failed requests, v1 stays up', async () => {
@@ -120,19 +56,19 @@ describe('blue-green deploy on real hosts', () => {
     assert.deepEqual(served(), ['200 v2', '200 v2']);
     assert.ok(pids('blue').every((p) => p !== null), 'blue kept alive for rollback');
 
-    const [parent, ...rest] = slack.messages();
+    const [parent, ...rest] = w.slack.messages();
     assert.ok(parent && !parent.threadTs, 'a parent message opens the thread');
     assert.ok(rest.every((m) => m.threadTs === parent.ts), 'every other message is in that one thread');
     assert.deepEqual(rest.map((m) => m.text.split(' ')[0]), ['Deploy', 'Traffic', ':white_check_mark:']);
     assert.match(parent.updates.at(-1) ?? '', /shop\/prod: v2 live on green/, 'headline updated');
 
     await eventually('the run is visible by search attribute', async () => {
-      for await (const wf of client.workflow.list({ query: `CutoverApp='shop' AND CutoverVersion='v2' AND CutoverPhase='live'` })) {
+      for await (const wf of w.client.workflow.list({ query: `CutoverApp='shop' AND CutoverVersion='v2' AND CutoverPhase='live'` })) {
         return wf.workflowId === 'deploy/shop/prod/gitlab-1001-v2';
       }
       return false;
     });
-    recordHistory(server.address, 'deploy/shop/prod/gitlab-1001-v2', 'bluegreen-deploy-succeeded');
+    recordHistory(w.server.address, 'deploy/shop/prod/gitlab-1001-v2', 'bluegreen-deploy-succeeded');
   });
 
   test('a retried CI job reaches the same run instead of deploying twice', async () => {
@@ -151,8 +87,8 @@ describe('blue-green deploy on real hosts', () => {
     assert.deepEqual(routed(), ['blue:v1', 'blue:v1']);
     assert.deepEqual(served(), ['200 v1', '200 v1']);
     assert.deepEqual(pids('green'), [null, null], 'the rolled-back colour is stopped');
-    assert.ok(slack.messages().some((m) => m.text.includes('rolled back: v1 live on blue')));
-    recordHistory(server.address, 'rollback/shop/prod/gitlab-1002', 'rollback-succeeded');
+    assert.ok(w.slack.messages().some((m) => m.text.includes('rolled back: v1 live on blue')));
+    recordHistory(w.server.address, 'rollback/shop/prod/gitlab-1002', 'rollback-succeeded');
   });
 
   test('after the (shortened) teardown delay the old colour is stopped, the new one is not', async () => {
@@ -173,32 +109,12 @@ describe('blue-green deploy on real hosts', () => {
     assert.equal(load.failed, 0, load.failures.join('\n'));
     assert.deepEqual(routed(), ['green:v3', 'green:v3']);
     assert.deepEqual(pids('blue'), [null, null], 'the broken slot was stopped');
-    assert.ok(slack.messages().some((m) => m.text.includes('deploy failed - rolled back')));
-    recordHistory(server.address, 'deploy/shop/prod/gitlab-1004-broken', 'bluegreen-health-failed');
-  });
-
-  test('nginx refusing the new config on one host leaves the old config serving everywhere', async () => {
-    const web2 = sandbox.hosts[1]!;
-    const conf = join(web2.root, 'nginx', 'nginx.conf');
-    const good = readFileSync(conf, 'utf8');
-    const upstreamBefore = web2.readUpstream();
-    writeFileSync(conf, `${good}\nthis_is_not_a_directive on;\n`);
-    try {
-      const { result: run, load } = await underLoad(() => cutover(['-c', config('slow'), 'deploy', 'shop', 'prod', 'v2', '--wait'], '1005'));
-      assert.equal(run.code, 1, run.stderr + run.stdout);
-      assert.match(run.stderr + run.stdout, /web2: nginx refused the new config/);
-      assert.equal(load.failed, 0, load.failures.join('\n'));
-      assert.equal(web2.readUpstream(), upstreamBefore, 'old upstream file put back byte for byte');
-      assert.deepEqual(routed(), ['green:v3', 'green:v3'], 'web1 switched back too');
-      assert.deepEqual(served(), ['200 v3', '200 v3']);
-      assert.deepEqual(pids('blue'), [null, null]);
-    } finally {
-      writeFileSync(conf, good);
-    }
+    assert.ok(w.slack.messages().some((m) => m.text.includes('deploy failed - rolled back')));
+    recordHistory(w.server.address, 'deploy/shop/prod/gitlab-1004-broken', 'bluegreen-health-failed');
   });
 
   test('an unknown host key is refused before any command runs', async () => {
-    const other = join(dir, 'other_host_key');
+    const other = join(w.dir, 'other_host_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const wrongKey = readFileSync(`${other}.pub`, 'utf8').trim();
     const before = { routed: routed(), blue: pids('blue'), green: pids('green') };
@@ -228,7 +144,7 @@ describe('blue-green deploy on real hosts', () => {
   });
 
   test('a version that could reach a shell is refused with exit 2 and nothing runs', async () => {
-    const marker = join(dir, 'pwned');
+    const marker = join(w.dir, 'pwned');
     const run = await cutover(['-c', config('slow'), 'deploy', 'shop', 'prod', `v2;touch ${marker}`, '--wait']);
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /version/);
