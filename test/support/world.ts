@@ -38,7 +38,7 @@ export class WorkerProcess {
   readonly log: string;
 
   constructor(
-    private readonly dir: string,
+    dir: string,
     private readonly env: NodeJS.ProcessEnv,
   ) {
     this.log = join(dir, 'worker.log');
