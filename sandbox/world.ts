@@ -118,6 +118,9 @@ function sshdConf(root: string, address: string, port: number): string {
     'PrintMotd no',
     'MaxStartups 100',
     'MaxSessions 50',
+    // Debian's bash sources ~/.bashrc for commands run by sshd unless it believes it is nested;
+    // the sandbox hosts must not run the machine user's dotfiles (pyenv init here: slow, locks).
+    'SetEnv SHLVL=1',
     '',
   ].join('\n');
 }

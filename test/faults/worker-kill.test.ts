@@ -1,10 +1,3 @@
-// WORK IN PROGRESS, not run by `npm test` (named .wip.ts, not .test.ts): the first two cases pass;
-// the kill between switching web1 and web2 and the kill during the teardown wait end with plain
-// SSH commands timing out after the restart. Suspected cause, not yet proven: bash sources root's
-// ~/.bashrc for commands run through sshd, and on this machine that runs `pyenv init`, whose lock
-// a killed session can leave held. Next: give the sandbox hosts a login shell that reads no rc
-// file, then rename this file to worker-kill.test.ts.
-//
 // The worker process SIGKILLed at each step of a blue-green deploy in turn, then restarted,
 // under a steady load of 100 req/s through both routers. The worker runs as its own process
 // (tsx workers/main.ts), exactly as in production.
