@@ -24,6 +24,8 @@ const SSHD_BIN = '/usr/sbin/sshd';
 export interface Behaviour {
   healthStatus?: number;
   crashAfterMs?: number;
+  /** Exit right after answering this many requests (deterministic, unlike crashAfterMs). */
+  crashAfterRequests?: number;
   startDelayMs?: number;
 }
 

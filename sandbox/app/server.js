@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Sample app for the cutover sandbox. No dependencies.
 //   node server.js --port 8080 --version 1.2.3 --color blue [--host 127.0.0.1]
-// Optional behaviour.json next to this file: { healthStatus, crashAfterMs, startDelayMs }.
+// Optional behaviour.json next to this file: { healthStatus, crashAfterMs, crashAfterRequests, startDelayMs }.
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -57,9 +57,17 @@ function metricsText() {
 }
 
 // ---- handlers ----
+let answered = 0;
 function handle(req, res) {
   const started = process.hrtime.bigint();
-  res.on('finish', () => observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+  res.on('finish', () => {
+    observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+    answered++;
+    if (behaviour.crashAfterRequests && answered >= behaviour.crashAfterRequests) {
+      log(`crashing as told by behaviour.json (crashAfterRequests=${behaviour.crashAfterRequests})`);
+      process.exit(1);
+    }
+  });
   res.setHeader('X-App-Version', version);
   res.setHeader('X-App-Color', color);
   const url = (req.url || '/').split('?')[0];

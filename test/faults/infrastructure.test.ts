@@ -38,8 +38,9 @@ before(async () => {
     v1: undefined,
     v2: { startDelayMs: 4000 },
     v3: { startDelayMs: 6000 },
-    // Listens after 2 s, passes its health check, dies 1.5 s later: during the switch.
-    crashy: { startDelayMs: 2000, crashAfterMs: 3500 },
+    // Passes its health check (its first answer), then dies right after its second answer:
+    // always after the health check, always before verification can pass.
+    crashy: { startDelayMs: 2000, crashAfterRequests: 2 },
     v4: undefined,
   });
 });
@@ -71,7 +72,7 @@ describe('blue-green deploy survives infrastructure faults', () => {
     assert.deepEqual(slackEvents(w, deployIdOf('2001', 'v4')), ['started', 'rolled-back']);
   });
 
-  test('fault: the new version crashes ~1.5 s after passing its health check -> verification catches it, traffic back on blue, 0 failed requests', async () => {
+  test('fault: the new version crashes right after passing its health check -> verification catches it, traffic back on blue, 0 failed requests', async () => {
     const load = w.startLoad();
     const run = await deploy(slowHealth('crashy'), 'crashy', '2002');
     const stats = await load.stop();
