@@ -5,7 +5,7 @@ import { before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { DeployResult, RollbackResult } from '../../workflows/api';
+import type { DeployResult, EnvState, RollbackResult } from '../../workflows/api';
 import { childResult, envState, sendDeploy, sendRollback, waitForState } from '../support/envs';
 import { FakeWorld } from '../support/fake-hosts';
 import { deployRequest, fakePlan, rollbackRequest } from '../support/plans';
@@ -44,6 +44,12 @@ async function withWorker<T>(world: FakeWorld, fn: (taskQueue: string, env: stri
 
 const hosts = ['web1', 'web2'];
 
+/**
+ * Wait for an operation through the state query where a test then relies on timers not having
+ * fired: awaiting a workflow result unlocks time skipping, and the server may jump past them.
+ */
+const deployFinished = (id: string) => (st: EnvState) => st.running === null && st.recent.some((op) => op.id === id);
+
 describe('blue-green deploy through the environment workflow', () => {
   test('happy path: v2 goes to the idle colour on every host, v1 stays alive for rollback', async () => {
     const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
@@ -74,7 +80,7 @@ describe('blue-green deploy through the environment workflow', () => {
       const plan = fakePlan(hosts, { env });
       const req = deployRequest(plan, 'v2');
       await sendDeploy(testEnv.client, req, tq);
-      await childResult(testEnv.client, req.deployId);
+      await waitForState(testEnv.client, plan.app, env, deployFinished(req.deployId));
       const { previous } = await waitForState(testEnv.client, plan.app, env, (s) => s.previous !== null);
       const deployedAt = (previous?.teardownAt ?? 0) - HOUR;
 
@@ -142,7 +148,7 @@ describe('blue-green deploy through the environment workflow', () => {
       const plan = fakePlan(hosts, { env });
       const req = deployRequest(plan, 'v2');
       await sendDeploy(testEnv.client, req, tq);
-      await childResult(testEnv.client, req.deployId);
+      await waitForState(testEnv.client, plan.app, env, deployFinished(req.deployId));
       await testEnv.sleep(10 * MINUTE);
       const rb = rollbackRequest(plan, 'rb-1');
       await sendRollback(testEnv.client, rb, tq);
@@ -177,12 +183,12 @@ describe('blue-green deploy through the environment workflow', () => {
       const plan = fakePlan(hosts, { env });
       const first = deployRequest(plan, 'v2');
       await sendDeploy(testEnv.client, first, tq);
-      await childResult(testEnv.client, first.deployId);
+      await waitForState(testEnv.client, plan.app, env, deployFinished(first.deployId));
       await testEnv.sleep(30 * MINUTE);
       const second = deployRequest(plan, 'v3');
       await sendDeploy(testEnv.client, second, tq);
-      const r = await childResult<DeployResult>(testEnv.client, second.deployId);
-      assert.equal(r.color, 'blue', 'v3 goes into the slot v1 was waiting in');
+      const st = await waitForState(testEnv.client, plan.app, env, deployFinished(second.deployId));
+      assert.equal(st.live?.color, 'blue', 'v3 goes into the slot v1 was waiting in');
       assert.deepEqual(world.serving(), ['blue:v3', 'blue:v3']);
       assert.deepEqual(world.running('green'), ['v2', 'v2'], 'the live colour (v2) was never stopped');
       // The first deploy's timer would have fired 30 minutes from now; it must not stop v3.
