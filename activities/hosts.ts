@@ -7,6 +7,7 @@ import { classify, ERROR_TYPE } from './errors';
 import {
   CONFIG_REJECTED_EXIT,
   parseUpstream,
+  judgeVerifyOutput,
   parseVerifyOutput,
   readUpstreamCommand,
   reloadIfValidCommand,
@@ -16,6 +17,7 @@ import {
 } from './nginx-commands';
 import {
   healthProbeCommand,
+  installedCheckCommand,
   parseProbeOutput,
   slotAddress,
   startSlotCommand,
@@ -41,6 +43,17 @@ export interface SlotInput {
 export interface StartSlotInput extends SlotInput {
   version: string;
 }
+export interface InstalledInput {
+  host: HostSpec;
+  slots: SlotsSpec;
+  version: string;
+}
+export interface InstalledResult {
+  host: string;
+  installed: boolean;
+  /** Why not: the check's exit code and first line of stderr. */
+  detail: string;
+}
 export interface HealthInput extends StartSlotInput {
   health: HealthSpec;
 }
@@ -63,6 +76,24 @@ export interface VerifyInput extends HostRouterInput {
 }
 
 const COMMAND_TIMEOUT_MS = 120_000;
+const HEARTBEAT_EVERY_MS = 1_000;
+/** How long verification waits for a reload to take effect before it counts answers. */
+const RELOAD_SETTLE_MS = 5_000;
+
+/**
+ * Run an activity body on a host, heartbeating while it runs (also while it waits for a free
+ * SSH session): a worker killed mid-command is noticed after the heartbeat timeout, seconds,
+ * and the retry runs on another worker instead of waiting out the start-to-close timeout.
+ */
+async function onHost<T>(fn: () => Promise<T>, opts?: Parameters<typeof classify>[1]): Promise<T> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await classify(fn, opts);
+  } finally {
+    clearInterval(beat);
+  }
+}
 
 async function readUpstream(s: SshSession, input: HostRouterInput): Promise<RouterState> {
   const text = await run(s, input.host, readUpstreamCommand(input.router, input.host), { timeoutMs: 30_000 });
@@ -80,18 +111,31 @@ export function createHostActivities(ssh: Ssh) {
   return {
     /** Which colour and version this host's nginx really serves (null colour: never deployed). */
     async readRouter(input: HostRouterInput): Promise<RouterState> {
-      return classify(() => ssh.withSession(input.host, (s) => readUpstream(s, input)));
+      return onHost(() => ssh.withSession(input.host, (s) => readUpstream(s, input)));
+    },
+
+    /** Is the version there to start (`slots.installed` exits 0)? Reads only. */
+    async checkInstalled(input: InstalledInput): Promise<InstalledResult> {
+      const { host } = input;
+      const command = installedCheckCommand(host, input.slots, input.version);
+      return onHost(() =>
+        ssh.withSession(host, async (s) => {
+          const r = await s.exec(command, { timeoutMs: 30_000 });
+          const why = r.stderr.trim().split('\n')[0] ?? '';
+          return { host: host.name, installed: r.code === 0, detail: r.code === 0 ? '' : `exit ${r.code}${why ? `: ${why}` : ''}` };
+        }),
+      );
     },
 
     async stopSlot(input: SlotInput): Promise<void> {
-      await classify(
+      await onHost(
         () => ssh.withSession(input.host, (s) => run(s, input.host, stopSlotCommand(input.host, input.slots, input.color), { timeoutMs: COMMAND_TIMEOUT_MS })),
         { commandFailuresAreFinal: true },
       );
     },
 
     async startSlot(input: StartSlotInput): Promise<void> {
-      await classify(
+      await onHost(
         () => ssh.withSession(input.host, (s) => run(s, input.host, startSlotCommand(input.host, input.slots, input.color, input.version), { timeoutMs: COMMAND_TIMEOUT_MS })),
         { commandFailuresAreFinal: true },
       );
@@ -103,7 +147,7 @@ export function createHostActivities(ssh: Ssh) {
       const ctx = Context.current();
       const command = healthProbeCommand(host, input.slots, health, input.color, input.version);
       const target = input.slots.health ? `health command` : `http://${slotAddress(host, input.slots)}:${input.slots[input.color].port}${health.path}`;
-      return classify(() =>
+      return onHost(() =>
         ssh.withSession(host, async (s) => {
           let last = 'no answer';
           for (let attempt = 1; attempt <= health.attempts; attempt++) {
@@ -136,7 +180,7 @@ export function createHostActivities(ssh: Ssh) {
      */
     async switchRouter(input: SwitchInput): Promise<{ host: string; changed: boolean }> {
       const { host, router, slots, color, version, backup } = input;
-      return classify(() =>
+      return onHost(() =>
         ssh.withSession(host, async (s) => {
           const now = await readUpstream(s, input);
           if (now.color === color && now.version === version) {
@@ -168,18 +212,17 @@ export function createHostActivities(ssh: Ssh) {
       );
     },
 
-    /** The next N answers through this host's router must all come from `version`. */
+    /** N answers in a row through this host's router must come from `version`, once the reload has taken effect. */
     async verifyRouter(input: VerifyInput): Promise<{ host: string; answers: number }> {
       const { host, router, verify, version } = input;
-      return classify(() =>
+      return onHost(() =>
         ssh.withSession(host, async (s) => {
-          const out = await run(s, host, verifyThroughRouterCommand(router, host, verify.versionHeader, verify.requests, input.timeoutMs), { timeoutMs: 60_000 });
+          const out = await run(s, host, verifyThroughRouterCommand(router, host, { versionHeader: verify.versionHeader, version, requests: verify.requests, timeoutMs: input.timeoutMs, settleMs: RELOAD_SETTLE_MS }), { timeoutMs: 60_000 });
           const answers = parseVerifyOutput(out);
-          const wrong = answers.filter((a) => a.status < 200 || a.status >= 400 || a.version !== version);
-          if (answers.length < verify.requests || wrong.length > 0) {
-            const seen = answers.map((a) => `${a.status} ${a.version || '-'}`).join(', ');
+          if (!judgeVerifyOutput(answers, version, verify.requests)) {
+            const seen = answers.slice(-Math.max(verify.requests, 5)).map((a) => `${a.status} ${a.version || '-'}`).join(', ');
             throw ApplicationFailure.nonRetryable(
-              `${host.name}: ${wrong.length || verify.requests - answers.length} of ${verify.requests} answers through nginx were not ${version} (saw: ${seen})`,
+              `${host.name}: no ${verify.requests} answers in a row through nginx came from ${version} within ${RELOAD_SETTLE_MS / 1000} s of the switch (${answers.length} answers, the last: ${seen})`,
               ERROR_TYPE.verifyFailed,
             );
           }

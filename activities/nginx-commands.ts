@@ -114,25 +114,44 @@ export function reloadIfValidCommand(router: RouterSpec, host: HostRef): string 
  * Send `count` requests through the router from the host itself and print, per request,
  * the status code and the value of the version header (empty if absent).
  */
-export function verifyThroughRouterCommand(
-  router: RouterSpec,
-  host: HostRef,
-  versionHeader: string,
-  count: number,
-  timeoutMs: number,
-): string {
+export interface VerifyCommandOptions {
+  versionHeader: string;
+  /** The version every answer must carry. */
+  version: string;
+  /** How many answers in a row must come from `version`. */
+  requests: number;
+  /** Per request. */
+  timeoutMs: number;
+  /**
+   * How long wrong answers are tolerated before giving up (polling every 100 ms): `nginx -s
+   * reload` only signals the master, and old workers keep answering from the old config until
+   * the new ones have taken over.
+   */
+  settleMs: number;
+}
+
+/**
+ * Requests through the router from the host itself until `requests` answers in a row carry
+ * `version`, or the settle time is used up. Prints one `<status> <version header>` line per
+ * request; judgeVerifyOutput judges them.
+ */
+export function verifyThroughRouterCommand(router: RouterSpec, host: HostRef, o: VerifyCommandOptions): string {
   // The same rule as the config schema (an HTTP token); the name only ever reaches the shell quoted.
-  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(versionHeader)) {
-    throw new UnsafeInputError(`verify.versionHeader: ${JSON.stringify(versionHeader)} is not a header name`);
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(o.versionHeader)) {
+    throw new UnsafeInputError(`verify.versionHeader: ${JSON.stringify(o.versionHeader)} is not a header name`);
   }
-  const seconds = Math.max(0.1, timeoutMs / 1000).toFixed(1);
-  const n = Math.max(1, Math.floor(count));
+  const seconds = Math.max(0.1, o.timeoutMs / 1000).toFixed(1);
+  const n = Math.max(1, Math.floor(o.requests));
+  const tries = n + Math.max(0, Math.ceil(o.settleMs / 100));
   return [
-    `i=0; while [ "$i" -lt ${n} ]; do i=$((i+1));`,
-    // curl prints its -w line even when the request fails, so a failure must not add a
-    // second line; only when curl printed nothing at all (not installed...) stand in "000 ".
-    `line=$(curl -sS -o /dev/null --max-time ${seconds} -w ${quote(`%{http_code} %header{${versionHeader}}`)} ${quote(renderPath(router.url, hostVars(host)))}) || true;`,
+    `v=${quote(assertSafeName('version', o.version))}; ok=0; t=0;`,
+    `while [ "$ok" -lt ${n} ] && [ "$t" -lt ${tries} ]; do t=$((t+1));`,
+    `line=$(curl -sS -o /dev/null --max-time ${seconds} -w ${quote(`%{http_code} %header{${o.versionHeader}}`)} ${quote(renderPath(router.url, hostVars(host)))} 2>/dev/null) || true;`,
+    // curl prints its -w line even when the request fails; only when it printed nothing at
+    // all (not installed...) stand in "000 ".
     `printf '%s\\n' "\${line:-000 }";`,
+    'case "${line%% *}" in 2??|3??) if [ "${line#* }" = "$v" ]; then ok=$((ok+1)); continue; fi;; esac;',
+    'ok=0; sleep 0.1;',
     'done',
   ].join(' ');
 }
@@ -140,6 +159,12 @@ export function verifyThroughRouterCommand(
 export interface VerifyLine {
   status: number;
   version: string;
+}
+
+/** Did the last `requests` answers all come from `version` (2xx/3xx)? */
+export function judgeVerifyOutput(answers: VerifyLine[], version: string, requests: number): boolean {
+  const last = answers.slice(-requests);
+  return last.length === requests && last.every((a) => a.status >= 200 && a.status < 400 && a.version === version);
 }
 
 export function parseVerifyOutput(stdout: string): VerifyLine[] {

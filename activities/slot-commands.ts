@@ -23,6 +23,12 @@ export function stopSlotCommand(host: HostSpec, slots: SlotsSpec, color: Color):
   return renderTemplate(slots.stop, slotVars(host, slots, color));
 }
 
+/** `slots.installed` for this version: exits 0 when the version is on the host. */
+export function installedCheckCommand(host: HostSpec, slots: SlotsSpec, version: string): string {
+  if (!slots.installed) throw new Error('slots.installed is not configured');
+  return renderTemplate(slots.installed, { ...hostVars(host), version: assertSafeName('version', version) });
+}
+
 /**
  * One health probe, run on the host. Prints `<status> <seconds>` for the default HTTP check;
  * a custom `slots.health` command is judged by its exit status alone.

@@ -1,6 +1,6 @@
-// SSH adapter on ssh2: one connection per withSession, strict host key checking, exec with
-// timeout and stdin. The pure helpers (fingerprint, key line parsing, path expansion) are
-// exported for unit tests.
+// SSH adapter on ssh2: one shared connection per host (strict host key checking), a bounded
+// number of commands at once on it, exec with timeout and stdin. The pure helpers (fingerprint,
+// key line parsing, path expansion, the semaphore) are exported for unit tests.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants, homedir } from 'node:os';
@@ -23,10 +23,19 @@ export interface SshSession {
 export interface SshDeps {
   env?: NodeJS.ProcessEnv;
   connectTimeoutMs?: number;
+  /**
+   * Commands running at once on one host; more wait their turn. OpenSSH allows 10 sessions per
+   * connection (MaxSessions), and one connection per host is kept, so stay below that.
+   */
+  maxSessionsPerHost?: number;
+  /** Close a host's connection once it has been unused this long. */
+  idleCloseMs?: number;
 }
 export interface Ssh {
-  /** Open one connection to the host, run fn, always close. Connection reuse within an activity. */
+  /** Run fn with the host's shared connection (opened, or reopened after a drop, on demand). */
   withSession<T>(host: HostSpec, fn: (s: SshSession) => Promise<T>): Promise<T>;
+  /** Close every connection. */
+  close(): void;
 }
 
 // ---------- errors (name = class name, so Temporal failures carry it as the type) ----------
@@ -249,6 +258,9 @@ function connect(host: HostSpec, deps: SshDeps): Promise<Client> {
     username: host.user,
     privateKey,
     readyTimeout: deps.connectTimeoutMs ?? 20_000,
+    // A shared connection outlives any one command: notice a silently dead peer (~15 s).
+    keepaliveInterval: 5_000,
+    keepaliveCountMax: 3,
     hostVerifier: (key: Buffer): boolean => {
       presented = key;
       rejected = !hostKeyMatches(expected, key);
@@ -282,15 +294,103 @@ function connect(host: HostSpec, deps: SshDeps): Promise<Client> {
   });
 }
 
+/** At most `n` holders at once; the others wait in order. */
+export function semaphore(n: number): { acquire(): Promise<() => void>; readonly waiting: number } {
+  let free = n;
+  const queue: Array<() => void> = [];
+  return {
+    get waiting() {
+      return queue.length;
+    },
+    async acquire() {
+      if (free > 0) free--;
+      else await new Promise<void>((resolve) => queue.push(resolve));
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const next = queue.shift();
+        if (next) next();
+        else free++;
+      };
+    },
+  };
+}
+
+interface HostConnection {
+  client?: Promise<Client>;
+  sessions: ReturnType<typeof semaphore>;
+  busy: number;
+  idleTimer?: NodeJS.Timeout;
+}
+
+/** ssh2 keeps its socket private; an idle pooled connection must not keep the process alive. */
+function setSocketRef(client: Client, ref: boolean): void {
+  const sock = (client as unknown as { _sock?: { ref?(): void; unref?(): void } })._sock;
+  if (ref) sock?.ref?.();
+  else sock?.unref?.();
+}
+
+/**
+ * One connection per host, shared by every activity that runs there: a deploy's many short
+ * commands then cost a channel each instead of a login each, and hundreds of environments on
+ * the same hosts do not storm sshd with logins (MaxStartups). A dropped connection is
+ * forgotten at once; the next command reconnects.
+ */
 export function createSsh(deps: SshDeps = {}): Ssh {
+  const maxSessions = deps.maxSessionsPerHost ?? 8;
+  const idleCloseMs = deps.idleCloseMs ?? 30_000;
+  const hosts = new Map<string, HostConnection>();
+  const keyOf = (h: HostSpec): string => JSON.stringify([h.address, h.port, h.user, h.privateKeyPath, h.hostKey]);
+
+  function clientFor(conn: HostConnection, host: HostSpec): Promise<Client> {
+    if (conn.client) return conn.client;
+    const pending = connect(host, deps);
+    conn.client = pending;
+    const forget = (): void => {
+      if (conn.client === pending) conn.client = undefined;
+    };
+    pending.then((c) => c.once('close', forget), forget);
+    return pending;
+  }
+
+  async function exec(conn: HostConnection, host: HostSpec, command: string, opts: ExecOptions): Promise<ExecResult> {
+    const release = await conn.sessions.acquire();
+    if (conn.idleTimer) clearTimeout(conn.idleTimer);
+    conn.busy++;
+    let client: Client | undefined;
+    try {
+      client = await clientFor(conn, host);
+      setSocketRef(client, true);
+      return await execOn(client, host, command, opts);
+    } finally {
+      conn.busy--;
+      release();
+      if (conn.busy === 0 && client) {
+        const idle = client;
+        setSocketRef(idle, false);
+        conn.idleTimer = setTimeout(() => idle.end(), idleCloseMs).unref();
+      }
+    }
+  }
+
   return {
     async withSession<T>(host: HostSpec, fn: (s: SshSession) => Promise<T>): Promise<T> {
-      const client = await connect(host, deps);
-      try {
-        return await fn({ exec: (command, opts) => execOn(client, host, command, opts ?? {}) });
-      } finally {
-        client.end();
+      const key = keyOf(host);
+      let conn = hosts.get(key);
+      if (!conn) {
+        conn = { sessions: semaphore(maxSessions), busy: 0 };
+        hosts.set(key, conn);
       }
+      const c = conn;
+      return fn({ exec: (command, opts) => exec(c, host, command, opts ?? {}) });
+    },
+    close(): void {
+      for (const conn of hosts.values()) {
+        if (conn.idleTimer) clearTimeout(conn.idleTimer);
+        conn.client?.then((c) => c.end(), () => undefined);
+      }
+      hosts.clear();
     },
   };
 }

@@ -2,7 +2,8 @@
 // (default 200) each get one blue-green deploy, all requested at once, against ONE cutover
 // worker (its own process, workers/main.ts with its defaults) and the dev server, over the
 // same two sandbox sshd hosts. The slot commands are cheap but everything else is real: every
-// activity opens a real SSH connection (host key checked) and runs its command; the switch
+// activity runs its command over the worker's SSH connection to the host (host key checked,
+// one shared connection per host, at most 8 commands at once on it); the switch
 // really writes a per-environment upstream file on the host (temp file + rename); verify
 // really curls, from the host, a router URL whose answer comes from that file.
 // Results: bench/results/scale-*.json.
@@ -63,6 +64,7 @@ function scalePlan(sandbox: Sandbox, base: string, env: string, routerPort: numb
       green: { port: first.ports.green },
       start: 'echo started {{color}} {{version}} on {{host}}',
       stop: 'true',
+      installed: 'true',
       health: 'true',
     },
     router: {
@@ -197,7 +199,7 @@ async function run(): Promise<void> {
       benchmark: 'scale',
       at: new Date(startedAt).toISOString(),
       machine: { cores: cpus().length, node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) },
-      settings: { environments: ENVS, hosts: sandbox.hosts.length, activitiesPerDeploy: 12, worker: 'workers/main.ts, SDK default slots (100 activities, 40 workflow tasks)' },
+      settings: { environments: ENVS, hosts: sandbox.hosts.length, activitiesPerDeploy: round(activities.length / Math.max(1, timelines.length), 1), worker: 'workers/main.ts, SDK default slots (100 activities, 40 workflow tasks)' },
       timedOut,
       timeLimitMs: TOTAL_LIMIT_MS,
       deploys: { requested: ENVS, succeeded: ok.length, notSucceeded: timelines.length - ok.length },
@@ -220,13 +222,11 @@ async function run(): Promise<void> {
       },
       upstreamFilesWritten: { expected: ENVS * sandbox.hosts.length, found: written },
       notes: [
-        'Every deploy is the first one of its environment (nothing live: target blue, so no teardown). Per deploy: 2 x readRouter, stopSlot, startSlot, checkHealth, switchRouter, verifyRouter = 12 activities, each its own SSH connection with host-key checking, i.e. 2,400 SSH logins for 200 environments.',
-        'Slot commands are `echo`/`true` and the health command `true`; the router test and reload are `true`. The switch writes the real per-environment upstream file on the host (atomic temp + rename); verify curls, over SSH from the host, 5 times a loopback stand-in router whose X-App-Version comes from that very file, so verify passes only if the switch wrote it.',
+        'Every deploy is the first one of its environment (nothing live: target blue, so no teardown). Per deploy, on each of the 2 hosts: readRouter, checkInstalled, stopSlot, startSlot, checkHealth, switchRouter, verifyRouter = 14 activities. They share one SSH connection per host (host key checked at connect), at most 8 commands at once on it (OpenSSH MaxSessions is 10).',
+        'Slot commands are `echo`/`true`, the installed and health commands `true`; the router test and reload are `true`. The switch writes the real per-environment upstream file on the host (atomic temp + rename); verify curls, over SSH from the host, 5 times a loopback stand-in router whose X-App-Version comes from that very file, so verify passes only if the switch wrote it.',
         'allFinishedMs: from the first deploy request (signalWithStart) to the WorkflowExecutionCompleted of the last deploy workflow. deploysPerMinute = succeeded deploys / allFinishedMs.',
         'Worker RSS: /proc/<pid>/status VmRSS of the worker process, sampled every 100 ms (peakSampled), and the kernel high-water mark VmHWM (includes worker start-up and workflow bundling).',
-        'queuedMs is ActivityTaskScheduled -> Started (waiting for one of the worker\'s 100 activity slots), ranMs Started -> Completed (SSH connect + command).',
-        'sshd on each host: MaxStartups 100 (sandbox/world.ts as is); the worker runs at most 100 activities at once over 2 hosts (see activities.retried for refused logins).',
-        "Every SSH login runs the user's shell, and bash sources ~/.bashrc for commands run by sshd; on this machine root's ~/.bashrc runs `pyenv init` (which rehashes pyenv's shims under a lock) and `pyenv virtualenv-init`. That per-login cost, serialised by the lock, dominates ranMs here; it is the machine's, not cutover's, but every activity pays it.",
+        'queuedMs is ActivityTaskScheduled -> Started (waiting for one of the worker\'s 100 activity slots), ranMs Started -> Completed (waiting for one of the host\'s 8 SSH sessions + the command).',
       ],
     };
     const file = writeResults('scale', result);

@@ -85,6 +85,8 @@ const slotsSchema = z.strictObject({
   start: templateSchema(),
   // The version is not known when stopping whatever runs in a slot.
   stop: templateSchema(['color', 'port', 'host', 'address']),
+  // Exits 0 when the version is on the host; run on every host before a deploy changes anything.
+  installed: templateSchema(['version', 'host', 'address']).optional(),
   health: templateSchema().optional(),
 });
 

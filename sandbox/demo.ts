@@ -32,7 +32,7 @@ async function run(): Promise<number> {
   const worker = await createCutoverWorker({ connection });
   const running = worker.run();
   const stop = async (): Promise<void> => {
-    worker.shutdown();
+    worker.worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
     await sandbox.stop();

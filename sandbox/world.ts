@@ -300,6 +300,7 @@ export function sandboxPlan(hosts: SandboxHost[], opts: SandboxPlanOptions): Pla
       green: { port: first.ports.green },
       start: `${dir}/bin/slot start {{color}} {{port}} {{version}}`,
       stop: `${dir}/bin/slot stop {{color}}`,
+      installed: `${dir}/bin/slot installed {{version}}`,
     },
     router: {
       kind: 'nginx',

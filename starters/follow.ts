@@ -1,7 +1,7 @@
 // Following an operation the CLI requested: wait for its turn, print its progress, report how
 // it ended.
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { progressQuery, type DeployResult, type EnvState, type OperationKind, type ProgressEntry, type RollbackResult } from '../workflows/api';
+import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { FAILURE, progressQuery, type DeployResult, type EnvState, type OperationKind, type ProgressEntry, type RollbackResult } from '../workflows/api';
 import { envWorkflowId } from '../workflows/plan';
 import { NO_WORKER_HINT, queryEnvState, workflowExists } from './environment-client';
 import { causeChain, formatDeployResult, formatFailure, formatProgress, formatRollbackResult, formatWaiting } from './format';
@@ -17,6 +17,8 @@ export interface Target {
 }
 
 const TICK_MS = 1000;
+/** Failures that mean the request itself was wrong and nothing was changed: exit 2. */
+const BAD_INPUT = new Set<string>([FAILURE.versionNotInstalled]);
 const RESEND_AFTER_MS = 15_000;
 
 function knows(state: EnvState | null, id: string): boolean {
@@ -124,7 +126,8 @@ async function followWorkflow(t: TemporalConnection, target: Target, out: Output
   if (settled.error instanceof WorkflowFailedError) {
     out.error(formatFailure(target.kind, target.id, settled.error));
     out.error(target.url);
-    return { exitCode: EXIT.failed, report: { ok: false, ...base, error: causeChain(settled.error.cause ?? settled.error).join('; caused by: ') } };
+    const exitCode = settled.error.cause instanceof ApplicationFailure && BAD_INPUT.has(settled.error.cause.type ?? '') ? EXIT.badInput : EXIT.failed;
+    return { exitCode, report: { ok: false, ...base, error: causeChain(settled.error.cause ?? settled.error).join('; caused by: ') } };
   }
   throw settled.error;
 }

@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address });
   try {
     const worker = await createCutoverWorker({ connection, namespace });
-    console.log(`cutover worker polling task queue ${worker.options.taskQueue} on ${address} (${namespace})`);
+    console.log(`cutover worker polling task queue ${worker.worker.options.taskQueue} on ${address} (${namespace})`);
     await worker.run();
   } finally {
     await connection.close();

@@ -24,13 +24,20 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): ActivityDeps 
   };
 }
 
-export async function createCutoverWorker(opts: CutoverWorkerOptions): Promise<Worker> {
+export interface CutoverWorker {
+  worker: Worker;
+  /** Run until shutdown, then close the SSH connections. */
+  run(): Promise<void>;
+}
+
+export async function createCutoverWorker(opts: CutoverWorkerOptions): Promise<CutoverWorker> {
   const deps = { ...depsFromEnv(), ...opts.deps };
-  return Worker.create({
+  const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities: createActivities(deps),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
   });
+  return { worker, run: () => worker.run().finally(() => deps.ssh.close()) };
 }

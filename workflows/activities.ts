@@ -9,9 +9,16 @@ const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected'];
  */
 const WAIT = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
+/**
+ * Host activities heartbeat while their command runs: a worker that died mid-command is
+ * noticed after this long and the command retried elsewhere, not after the start-to-close.
+ */
+const HOST_HEARTBEAT = '10s';
+
 /** Reading and idempotent writes: retry transient SSH trouble a few times. */
 export const hostOps = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: HOST_HEARTBEAT,
   cancellationType: WAIT,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
@@ -20,7 +27,7 @@ export const hostOps = proxyActivities<Activities>({
 export const healthOps = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   cancellationType: WAIT,
-  heartbeatTimeout: '20s',
+  heartbeatTimeout: HOST_HEARTBEAT,
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -30,6 +37,7 @@ export const healthOps = proxyActivities<Activities>({
  */
 export const restoreOps = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: HOST_HEARTBEAT,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 

@@ -104,6 +104,8 @@ export const FAILURE = {
   rollbackFailed: 'RollbackFailed',
   nothingToRollBack: 'NothingToRollBack',
   hostsDisagree: 'HostsDisagree',
+  /** Bad input found on the hosts (the CLI exits 2): nothing was changed. */
+  versionNotInstalled: 'VersionNotInstalled',
 } as const;
 
 export const childWorkflowIds = {

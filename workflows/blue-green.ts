@@ -1,7 +1,7 @@
 // The blue-green runbook: start the new version in the idle colour on every host, health-check
 // it, switch every router, verify through the routers. Any failure leaves the live colour
 // serving. The environment workflow owns what happens afterwards (teardown, rollback).
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { FAILURE, type DeployResult } from './api';
 import { healthOps, hostOps, restoreOps } from './activities';
 import { onEveryHost } from './hosts';
@@ -25,6 +25,7 @@ export async function blueGreenDeploy({ request }: BlueGreenInput): Promise<Depl
 
   journal.step('reading', `reading which colour each of ${hosts.length} host(s) serves`);
   const live = await readLiveColour(plan);
+  if (patched('check-version-installed') && plan.slots.installed) await checkVersionInstalled(plan, version, journal);
   const target: Color = live ? otherColor(live.color) : 'blue';
   const from = live ? `${live.color} (${live.version ?? 'unknown version'})` : 'nothing';
   await journal.open(`:hourglass_flowing_sand: ${where}: deploying ${version} to ${target} (live: ${from}) by ${request.trigger.by}`);
@@ -96,6 +97,21 @@ export async function readLiveColour(plan: Plan): Promise<Live | null> {
   return first?.color ? { color: first.color, version: first.version } : null;
 }
 
+/** Before anything changes: a version missing on any host is refused as bad input. */
+async function checkVersionInstalled(plan: Plan, version: string, journal: Journal): Promise<void> {
+  journal.step('checking', `checking that ${version} is installed on every host`);
+  const results = await onEveryHost(plan, (host) =>
+    hostOps.checkInstalled.executeWithOptions({ summary: `is ${version} installed on ${host.name}` }, [{ host, slots: plan.slots, version }]),
+  );
+  const missing = results.filter((r) => !r.installed);
+  if (missing.length > 0) {
+    throw ApplicationFailure.create({
+      type: FAILURE.versionNotInstalled,
+      nonRetryable: true,
+      message: `version ${version} is not installed on ${missing.map((m) => `${m.host} (slots.installed: ${m.detail})`).join(', ')}; nothing was changed. Install ${version} on every host first, or deploy a version that exists`,
+    });
+  }
+}
 
 async function prepareIdleSlot(plan: Plan, color: Color, journal: Journal): Promise<void> {
   journal.step('preparing', `stopping whatever runs in ${color} on every host`);

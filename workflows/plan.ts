@@ -35,6 +35,8 @@ export const slotsSchema = z.strictObject({
   green: z.strictObject({ port }),
   start: z.string().min(1),
   stop: z.string().min(1),
+  /** Optional: exits 0 when `{{version}}` is on the host; checked on every host before anything changes. */
+  installed: z.string().min(1).optional(),
   /** Optional health command run on the host; exit 0 means healthy. Default: HTTP check with curl. */
   health: z.string().min(1).optional(),
 });

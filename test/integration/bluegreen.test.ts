@@ -3,7 +3,7 @@
 // the `cutover` CLI run as a CI job would. Load runs through both routers during every change.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { SandboxConfigOptions } from '../../sandbox/config';
@@ -14,7 +14,7 @@ import { eventually, startWorld, type CliRun, type World } from '../support/worl
 let w: World;
 
 before(async () => {
-  w = await startWorld('e2e', { v1: undefined, v2: undefined, v3: undefined, broken: { healthStatus: 500 } });
+  w = await startWorld('e2e', { v1: undefined, v2: undefined, v3: undefined, broken: { healthStatus: 500 }, slow: { startDelayMs: 3000 } });
 });
 
 after(async () => {
@@ -128,19 +128,33 @@ describe('blue-green deploy on real hosts', () => {
   test('two deploys at once: the second waits its turn (and says so), then deploys inside the first one\'s window', async () => {
     const file = config('slow');
     const { result, load } = await underLoad(async () => {
-      const first = cutover(['-c', file, 'deploy', 'shop', 'prod', 'v2', '--wait'], '1007');
-      await new Promise((r) => setTimeout(r, 1500));
+      // `slow` takes 3 s to answer its health check, so the first deploy is still running.
+      const first = cutover(['-c', file, 'deploy', 'shop', 'prod', 'slow', '--wait'], '1007');
+      const deadline = Date.now() + 30_000;
+      while ((await w.envState())?.running?.id !== 'deploy/shop/prod/gitlab-1007-slow' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       const second = cutover(['-c', file, 'deploy', 'shop', 'prod', 'v1', '--wait'], '1008');
       return Promise.all([first, second]);
     });
     const [a, b] = result;
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
-    assert.match(b.stderr + b.stdout, /waiting its turn: 1 operation\(s\) ahead \(running: deploy\/shop\/prod\/gitlab-1007-v2\)/);
+    assert.match(b.stderr + b.stdout, /waiting its turn: 1 operation\(s\) ahead \(running: deploy\/shop\/prod\/gitlab-1007-slow\)/);
     assert.equal(load.failed, 0, load.failures.join('\n'));
     assert.deepEqual(routed(), ['green:v1', 'green:v1'], 'the second deploy went into the colour the first one kept for rollback');
     assert.deepEqual(served(), ['200 v1', '200 v1']);
-    assert.ok(pids('blue').every((p) => p !== null), 'v2 (blue) is now the colour kept for rollback');
+    assert.ok(pids('blue').every((p) => p !== null), 'slow (blue) is now the colour kept for rollback');
+  });
+
+  test('a version installed on web1 but not on web2 is refused with exit 2 and nothing changes on any host', async () => {
+    cpSync(join(w.hosts[0]!.root, 'releases', 'v2'), join(w.hosts[0]!.root, 'releases', 'v9'), { recursive: true });
+    const before = { routed: routed(), served: served(), blue: pids('blue'), green: pids('green') };
+    const slackBefore = w.slack.messages().length;
+    const run = await cutover(['-c', config('slow'), 'deploy', 'shop', 'prod', 'v9', '--wait'], '1010');
+    assert.equal(run.code, 2, run.stderr + run.stdout);
+    assert.match(run.stderr, /version v9 is not installed on web2 \(slots.installed: exit 3: version v9 is not installed on this host/);
+    assert.doesNotMatch(run.stderr, /on web1/);
+    assert.deepEqual({ routed: routed(), served: served(), blue: pids('blue'), green: pids('green') }, before, 'nothing changed on any host');
+    assert.equal(w.slack.messages().length, slackBefore, 'nothing announced');
   });
 
   test('a version that could reach a shell is refused with exit 2 and nothing runs', async () => {

@@ -49,17 +49,34 @@ before(async () => {
 });
 
 after(async () => {
+  ssh.close();
   await host?.stop();
   if (base) rmSync(base, { recursive: true, force: true });
 });
 
 describe('exec', () => {
-  it('returns stdout, stderr and the exit code; reuses one connection', async () => {
+  it('returns stdout, stderr and the exit code', async () => {
     await ssh.withSession(host.spec, async (s) => {
       assert.deepEqual(await s.exec('echo hello; echo warn >&2'), { code: 0, stdout: 'hello\n', stderr: 'warn\n' });
       assert.equal((await s.exec('exit 7')).code, 7);
       assert.equal(await run(s, host.spec, 'printf %s "$USER"'), host.spec.user);
     });
+  });
+
+  it('30 commands at once on one host share one connection, at most maxSessionsPerHost at a time, and all succeed', async () => {
+    const pool = createSsh({ maxSessionsPerHost: 4 });
+    try {
+      const started = Date.now();
+      // $SSH_CLIENT is "<client address> <client port> <server port>": one port, one connection.
+      const outs = await Promise.all(
+        Array.from({ length: 30 }, () => pool.withSession(host.spec, (s) => run(s, host.spec, 'echo "$SSH_CLIENT"; sleep 0.2'))),
+      );
+      const elapsed = Date.now() - started;
+      assert.equal(new Set(outs.map((o) => o.trim())).size, 1, `connections: ${[...new Set(outs)].join(', ')}`);
+      assert.ok(elapsed >= Math.ceil(30 / 4) * 200, `30 x 0.2 s with 4 at a time took only ${elapsed} ms`);
+    } finally {
+      pool.close();
+    }
   });
 
   it('run() throws SshExecError with code and stderr on non-zero exit', async () => {

@@ -27,6 +27,8 @@ export class FakeWorld {
   readonly failVerify = new Set<string>();
   /** Hosts whose nginx refuses new config. */
   readonly refuseConfig = new Set<string>();
+  /** `host/version` pairs that are not installed (checkInstalled answers no). */
+  readonly notInstalled = new Set<string>();
   /** Called before each startSlot; a test may make it wait. */
   beforeStart: (host: string, version: string) => Promise<void> = async () => {};
 
@@ -63,6 +65,11 @@ export class FakeWorld {
       async readRouter({ host }) {
         const h = world.host(host.name);
         return { host: host.name, color: h.router?.color ?? null, version: h.router?.version ?? null };
+      },
+      async checkInstalled({ host, version }) {
+        log({ op: 'check', host: host.name, version });
+        const installed = !world.notInstalled.has(`${host.name}/${version}`);
+        return { host: host.name, installed, detail: installed ? '' : `exit 3: version ${version} is not installed on this host` };
       },
       async stopSlot({ host, color }) {
         log({ op: 'stop', host: host.name, color });

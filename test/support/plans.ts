@@ -14,7 +14,7 @@ export function fakePlan(hosts: string[], opts: { app?: string; env?: string; te
       privateKeyPath: '~/.ssh/id_ed25519',
       hostKey: 'SHA256:AAAA',
     })),
-    slots: { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: 'slot start {{color}} {{port}} {{version}}', stop: 'slot stop {{color}}' },
+    slots: { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: 'slot start {{color}} {{port}} {{version}}', stop: 'slot stop {{color}}', installed: 'slot installed {{version}}' },
     router: { kind: 'nginx', upstreamFile: '/etc/nginx/conf.d/shop.conf', upstreamName: 'shop', test: 'nginx -t', reload: 'nginx -s reload', url: 'http://127.0.0.1/' },
     health: { path: '/health', expectStatus: 200, timeoutMs: 500, intervalMs: 1000, attempts: 10 },
     verify: { requests: 5, versionHeader: 'X-App-Version' },

@@ -16,6 +16,7 @@ import {
   renderUpstream,
   switchUpstreamCommand,
   verifyThroughRouterCommand,
+  judgeVerifyOutput,
 } from '../../activities/nginx-commands';
 import { healthProbeCommand, parseProbeOutput, startSlotCommand, stopSlotCommand } from '../../activities/slot-commands';
 import type { HealthSpec, HostSpec, RouterSpec, SlotsSpec } from '../../workflows/plan';
@@ -147,25 +148,58 @@ test('parseVerifyOutput reads status and version per line, 000 for failures', ()
   assert.deepEqual(parseVerifyOutput(''), []);
 });
 
-test('verifyThroughRouterCommand: one line per request, also when requests fail', async () => {
-  const refused = verifyThroughRouterCommand(router({ url: 'http://127.0.0.1:1/' }), host, 'X-App-Version', 3, 500);
-  const r = bash(refused);
-  assert.equal(r.status, 0);
-  assert.deepEqual(parseVerifyOutput(r.stdout), [0, 0, 0].map((status) => ({ status, version: '' })), r.stdout);
+const verifyOpts = { versionHeader: 'X-App-Version', version: 'v2.0.1', requests: 2, timeoutMs: 2000, settleMs: 0 };
 
-  const server = createServer((_req, res) => res.writeHead(200, { 'X-App-Version': 'v2.0.1' }).end('ok'));
+/** Serve `versions` in turn (the last one for ever) as X-App-Version; run `fn` with the URL. */
+async function withVersions<T>(versions: string[], fn: (url: string) => Promise<T>): Promise<T> {
+  let n = 0;
+  const server = createServer((_req, res) => res.writeHead(200, { 'X-App-Version': versions[Math.min(n++, versions.length - 1)]! }).end('ok'));
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   try {
-    const { port } = server.address() as AddressInfo;
-    const cmd = verifyThroughRouterCommand(router({ url: `http://127.0.0.1:${port}/` }), host, 'X-App-Version', 2, 2000);
-    const out = await new Promise<string>((ok, fail) => execFile('bash', ['-c', cmd], (e, stdout) => (e ? fail(e) : ok(stdout))));
-    assert.deepEqual(parseVerifyOutput(out), [{ status: 200, version: 'v2.0.1' }, { status: 200, version: 'v2.0.1' }]);
+    return await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
   } finally {
     server.close();
   }
+}
+
+const bashAsync = (cmd: string): Promise<string> =>
+  new Promise<string>((ok, fail) => execFile('bash', ['-c', cmd], (e, stdout) => (e ? fail(e) : ok(stdout))));
+
+const answers = (out: string): string[] => parseVerifyOutput(out).map((a) => `${a.status} ${a.version}`);
+
+test('verifyThroughRouterCommand: one line per request, also when requests fail', async () => {
+  const refused = verifyThroughRouterCommand(router({ url: 'http://127.0.0.1:1/' }), host, { ...verifyOpts, requests: 3, timeoutMs: 500 });
+  const r = bash(refused);
+  assert.equal(r.status, 0);
+  assert.deepEqual(answers(r.stdout), ['0 ', '0 ', '0 '], r.stdout);
+  assert.equal(judgeVerifyOutput(parseVerifyOutput(r.stdout), 'v2.0.1', 3), false);
+
+  const out = await withVersions(['v2.0.1'], (url) => bashAsync(verifyThroughRouterCommand(router({ url }), host, verifyOpts)));
+  assert.deepEqual(answers(out), ['200 v2.0.1', '200 v2.0.1']);
+  assert.equal(judgeVerifyOutput(parseVerifyOutput(out), 'v2.0.1', 2), true);
   // Any header name the config accepts is accepted (and quoted); anything else is refused.
-  assert.match(verifyThroughRouterCommand(router(), host, 'X_App_Version', 1, 500), /%header\{X_App_Version\}/);
-  assert.throws(() => verifyThroughRouterCommand(router(), host, "X}' ; touch pwned", 1, 500), UnsafeInputError);
+  assert.match(verifyThroughRouterCommand(router(), host, { ...verifyOpts, versionHeader: 'X_App_Version' }), /%header\{X_App_Version\}/);
+  assert.throws(() => verifyThroughRouterCommand(router(), host, { ...verifyOpts, versionHeader: "X}' ; touch pwned" }), UnsafeInputError);
+  assert.throws(() => verifyThroughRouterCommand(router(), host, { ...verifyOpts, version: "v2'; touch pwned" }), UnsafeInputError);
+});
+
+test('verifyThroughRouterCommand: old answers while a reload takes effect are waited out; N in a row are needed', async () => {
+  // Old workers answer v1 (twice, then once more between new answers) before the reload settles.
+  const mixed = await withVersions(['v1', 'v1', 'v2.0.1', 'v1', 'v2.0.1'], (url) =>
+    bashAsync(verifyThroughRouterCommand(router({ url }), host, { ...verifyOpts, requests: 3, settleMs: 2000 })),
+  );
+  assert.deepEqual(answers(mixed), ['200 v1', '200 v1', '200 v2.0.1', '200 v1', '200 v2.0.1', '200 v2.0.1', '200 v2.0.1']);
+  assert.equal(judgeVerifyOutput(parseVerifyOutput(mixed), 'v2.0.1', 3), true);
+});
+
+test('verifyThroughRouterCommand: a version never served (the new one died, nginx\'s backup answers) fails after the settle time', async () => {
+  const started = Date.now();
+  const stale = await withVersions(['v1'], (url) => bashAsync(verifyThroughRouterCommand(router({ url }), host, { ...verifyOpts, settleMs: 500 })));
+  assert.ok(Date.now() - started >= 500, 'waited out the settle time');
+  assert.deepEqual(answers(stale), Array(2 + 5).fill('200 v1'));
+  assert.equal(judgeVerifyOutput(parseVerifyOutput(stale), 'v2.0.1', 2), false);
+  // A 5xx carrying the right version is not an answer from it.
+  assert.equal(judgeVerifyOutput([{ status: 502, version: 'v2.0.1' }, { status: 200, version: 'v2.0.1' }], 'v2.0.1', 2), false);
 });
 
 test('slot commands: start/stop fill the template; health defaults to curl; a custom health wins', () => {

@@ -103,7 +103,7 @@ test('a hostile host name only ever reaches read/stop/switch/verify commands quo
       assert.equal(switched.status, 0, switched.stderr);
       assert.equal(switched.stdout, `${name}\n`);
 
-      const verify = sh(verifyThroughRouterCommand({ ...router, url: 'http://x/{{host}}' }, h, 'X-App-Version', 1, 500), { env });
+      const verify = sh(verifyThroughRouterCommand({ ...router, url: 'http://x/{{host}}' }, h, { versionHeader: 'X-App-Version', version: 'v1', requests: 1, timeoutMs: 500, settleMs: 0 }), { env });
       assert.equal(verify.stdout, `http://x/${name}|\n`);
       assert.deepEqual(readdirSync(files), [], 'nothing was created by the name');
     }),

@@ -115,6 +115,27 @@ describe('blue-green deploy through the environment workflow', () => {
     });
   });
 
+  test('a version missing on one host is refused before any slot or router is touched', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    world.notInstalled.add('web2/v9');
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env, slackChannel: '#deploys' });
+      const req = deployRequest(plan, 'v9');
+      await sendDeploy(testEnv.client, req, tq);
+      await assert.rejects(childResult(testEnv.client, req.deployId), (err: Error) => {
+        // childResult wraps the WorkflowFailedError, whose cause is the workflow's own failure.
+        const cause = (err as { cause?: { cause?: { type?: string; message?: string } } }).cause?.cause;
+        assert.equal(cause?.type, 'VersionNotInstalled');
+        assert.match(cause?.message ?? '', /version v9 is not installed on web2 \(slots.installed: exit 3: .*\); nothing was changed/);
+        return true;
+      });
+      assert.deepEqual(world.events.map((e) => e.op).sort(), ['check', 'check']);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('blue'), ['v1', 'v1']);
+      assert.equal(world.slack.length, 0, 'nothing announced for a deploy that never started');
+    });
+  });
+
   test('nginx refusing the config on the second host puts the first host back', async () => {
     const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
     world.refuseConfig.add('web2');
