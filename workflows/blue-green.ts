@@ -24,8 +24,18 @@ export async function blueGreenDeploy({ request }: BlueGreenInput): Promise<Depl
   const hosts = plan.hosts.map((h) => h.name);
 
   journal.step('reading', `reading which colour each of ${hosts.length} host(s) serves`);
-  const live = await readLiveColour(plan);
-  if (patched('check-version-installed') && plan.slots.installed) await checkVersionInstalled(plan, version, journal);
+  let live: Live | null;
+  try {
+    live = await readLiveColour(plan);
+    if (patched('check-version-installed') && plan.slots.installed) await checkVersionInstalled(plan, version, journal);
+  } catch (err) {
+    // Refused before anything changed (hosts unreachable or disagreeing, version missing): say so in Slack too.
+    if (!isCancellation(err) && patched('announce-refusal')) {
+      journal.step('refused', `deploy refused, nothing was changed: ${reasonOf(err)}`);
+      await journal.open(`:no_entry: ${where}: deploy of ${version} by ${request.trigger.by} refused, nothing was changed: ${reasonOf(err)}`);
+    }
+    throw err;
+  }
   const target: Color = live ? otherColor(live.color) : 'blue';
   const from = live ? `${live.color} (${live.version ?? 'unknown version'})` : 'nothing';
   await journal.open(`:hourglass_flowing_sand: ${where}: deploying ${version} to ${target} (live: ${from}) by ${request.trigger.by}`);

@@ -123,6 +123,7 @@ describe('blue-green deploy on real hosts', () => {
     assert.equal(run.code, 1, run.stderr + run.stdout);
     assert.match(run.stderr + run.stdout, /host key/i);
     assert.deepEqual({ routed: routed(), blue: pids('blue'), green: pids('green') }, before, 'nothing changed on any host');
+    assert.match(w.slack.messages().at(-1)?.text ?? '', /^:no_entry: shop\/prod: deploy of v2 by alice refused, nothing was changed: web1 .*host key mismatch/);
   });
 
   test('two deploys at once: the second waits its turn (and says so), then deploys inside the first one\'s window', async () => {
@@ -154,7 +155,9 @@ describe('blue-green deploy on real hosts', () => {
     assert.match(run.stderr, /version v9 is not installed on web2 \(slots.installed: exit 3: version v9 is not installed on this host/);
     assert.doesNotMatch(run.stderr, /on web1/);
     assert.deepEqual({ routed: routed(), served: served(), blue: pids('blue'), green: pids('green') }, before, 'nothing changed on any host');
-    assert.equal(w.slack.messages().length, slackBefore, 'nothing announced');
+    const announced = w.slack.messages().slice(slackBefore).map((m) => m.text);
+    assert.equal(announced.length, 1, announced.join('\n'));
+    assert.match(announced[0]!, /^:no_entry: shop\/prod: deploy of v9 by alice refused, nothing was changed: version v9 is not installed on web2/);
   });
 
   test('a version that could reach a shell is refused with exit 2 and nothing runs', async () => {
