@@ -110,10 +110,6 @@ export function reloadIfValidCommand(router: RouterSpec, host: HostRef): string 
   return `${renderTemplate(router.test, vars)} && ${renderTemplate(router.reload, vars)}`;
 }
 
-/**
- * Send `count` requests through the router from the host itself and print, per request,
- * the status code and the value of the version header (empty if absent).
- */
 export interface VerifyCommandOptions {
   versionHeader: string;
   /** The version every answer must carry. */

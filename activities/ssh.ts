@@ -1,6 +1,6 @@
 // SSH adapter on ssh2: one shared connection per host (strict host key checking), a bounded
 // number of commands at once on it, exec with timeout and stdin. The pure helpers (fingerprint,
-// key line parsing, path expansion, the semaphore) are exported for unit tests.
+// key line parsing, path expansion) are exported for unit tests.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants, homedir } from 'node:os';
@@ -295,13 +295,10 @@ function connect(host: HostSpec, deps: SshDeps): Promise<Client> {
 }
 
 /** At most `n` holders at once; the others wait in order. */
-export function semaphore(n: number): { acquire(): Promise<() => void>; readonly waiting: number } {
+function semaphore(n: number): { acquire(): Promise<() => void> } {
   let free = n;
   const queue: Array<() => void> = [];
   return {
-    get waiting() {
-      return queue.length;
-    },
     async acquire() {
       if (free > 0) free--;
       else await new Promise<void>((resolve) => queue.push(resolve));
