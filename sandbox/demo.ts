@@ -4,7 +4,9 @@
 // Everything stays up until Ctrl-C so the UI link and the curl keep working.
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { envWorkflowId } from '../workflows/plan';
 import { main as cli } from '../starters/cli';
 import { createCutoverWorker } from '../workers/worker';
 import { startSandbox, writeSandboxConfig } from './config';
@@ -19,6 +21,21 @@ async function portOr(preferred: number): Promise<number> {
   return (await canConnect('127.0.0.1', preferred, 300)) ? freePort() : preferred;
 }
 
+/**
+ * The dev server keeps its history across demos, but the sandbox hosts are new each time: an
+ * environment left by an earlier demo would otherwise try to tear down hosts that are gone.
+ */
+async function forgetEarlierDemo(address: string): Promise<void> {
+  const client = new Client({ connection: await Connection.connect({ address }) });
+  try {
+    await client.workflow.getHandle(envWorkflowId('shop', 'demo')).terminate('a new demo started with new sandbox hosts');
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  } finally {
+    await client.connection.close();
+  }
+}
+
 async function run(): Promise<number> {
   const say = (line: string): void => console.log(`[demo] ${line}`);
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -28,6 +45,7 @@ async function run(): Promise<number> {
   rmSync(base, { recursive: true, force: true });
   say('starting two sandbox hosts: sshd + nginx + the sample app v1 on blue');
   const sandbox = await startSandbox({ base, app: 'shop', env: 'demo', releases: { v1: undefined, v2: undefined, v3: undefined }, initial: { color: 'blue', version: 'v1' } });
+  await forgetEarlierDemo(server.address);
   const connection = await NativeConnection.connect({ address: server.address });
   const worker = await createCutoverWorker({ connection });
   const running = worker.run();

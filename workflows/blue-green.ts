@@ -31,8 +31,10 @@ export async function blueGreenDeploy({ request }: BlueGreenInput): Promise<Depl
   } catch (err) {
     // Refused before anything changed (hosts unreachable or disagreeing, version missing): say so in Slack too.
     if (!isCancellation(err) && patched('announce-refusal')) {
-      journal.step('refused', `deploy refused, nothing was changed: ${reasonOf(err)}`);
-      await journal.open(`:no_entry: ${where}: deploy of ${version} by ${request.trigger.by} refused, nothing was changed: ${reasonOf(err)}`);
+      const why = reasonOf(err);
+      const refusal = why.includes('nothing was changed') ? why : `${why}; nothing was changed`;
+      journal.step('refused', `deploy refused: ${refusal}`);
+      await journal.open(`:no_entry: ${where}: deploy of ${version} by ${request.trigger.by} refused: ${refusal}`);
     }
     throw err;
   }
@@ -165,7 +167,7 @@ async function switchTraffic(plan: Plan, color: Color, version: string, backup: 
 }
 
 async function verifyTraffic(plan: Plan, version: string, journal: Journal): Promise<void> {
-  journal.step('verifying', `checking that the next ${plan.verify.requests} answers through each router come from ${version}`);
+  journal.step('verifying', `checking that ${plan.verify.requests} answers in a row through each router come from ${version}`);
   await onEveryHost(plan, (host) =>
     hostOps.verifyRouter.executeWithOptions({ retry: { maximumAttempts: 2 }, summary: `verify ${version} through nginx on ${host.name}` }, [
       { host, router: plan.router, slots: plan.slots, version, verify: plan.verify, timeoutMs: plan.health.timeoutMs * 4 },

@@ -46,7 +46,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
         { host, router: plan.router, slots: plan.slots, color: previous.color, version: previous.version },
       ]),
   );
-  journal.step('verifying', `checking that answers through each router come from ${previous.version}`);
+  journal.step('verifying', `checking that ${plan.verify.requests} answers in a row through each router come from ${previous.version}`);
   try {
     await onEveryHost(plan, (host) =>
         hostOps.verifyRouter.executeWithOptions({ retry: { maximumAttempts: 2 }, summary: `verify ${previous.version} through nginx on ${host.name}` }, [
