@@ -276,14 +276,20 @@ export function resolvePlan(config: Config, app: string, env: string, file = 'cu
 }
 
 /** Counts for `cutover validate`. */
-export function summarize(config: Config): { apps: number; environments: number; hosts: number } {
+export function summarize(config: Config): { apps: number; environments: number; hosts: number; notes: string[] } {
   let environments = 0;
   let hosts = 0;
-  for (const app of Object.values(config.apps)) {
-    for (const env of Object.values(app.environments)) {
+  const notes: string[] = [];
+  for (const [appName, app] of Object.entries(config.apps)) {
+    for (const [envName, env] of Object.entries(app.environments)) {
       environments++;
       hosts += env.hosts.length;
+      if (!env.slots.installed) {
+        notes.push(
+          `apps.${appName}.environments.${envName}.slots.installed is not set: a version missing on a host is found only when its slot fails to start (exit 1), not refused before anything changes (exit 2)`,
+        );
+      }
     }
   }
-  return { apps: Object.keys(config.apps).length, environments, hosts };
+  return { apps: Object.keys(config.apps).length, environments, hosts, notes };
 }

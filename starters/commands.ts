@@ -47,6 +47,7 @@ export function validateCommand(g: GlobalOptions, io: Io, out: Output): Outcome 
   const { config, file } = loadCliConfig(g, io);
   const s = summarize(config);
   out.line(`${file}: OK (${s.apps} apps, ${s.environments} environments, ${s.hosts} hosts)`);
+  for (const note of s.notes) out.error(`note: ${note}`);
   return { exitCode: EXIT.ok, report: { ok: true, file, ...s } };
 }
 

@@ -60,6 +60,11 @@ test('validate: a good file → 0 with a summary', async () => {
   const r = await cutover(['validate'], workdir());
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'cutover.yml: OK (2 apps, 3 environments, 5 hosts)');
+  // The example sets slots.installed for prod only: a note (not an error) for the others.
+  assert.deepEqual(
+    r.stderr.trim().split('\n').map((l) => l.replace(/ is not set: .*/, '')),
+    ['note: apps.shop.environments.staging.slots.installed', 'note: apps.blog.environments.prod.slots.installed'],
+  );
 });
 
 test('validate: a broken file → 2 naming the exact path', async () => {

@@ -35,7 +35,9 @@ const minimalEnv = [
 
 test('the example file loads and summarizes', () => {
   const config = loadConfig(EXAMPLE);
-  assert.deepEqual(summarize(config), { apps: 2, environments: 3, hosts: 5 });
+  const { notes, ...counts } = summarize(config);
+  assert.deepEqual(counts, { apps: 2, environments: 3, hosts: 5 });
+  assert.equal(notes.length, 2, notes.join('\n'));
   assert.equal(config.temporal?.address, '127.0.0.1:7233');
 });
 
