@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
 import { assertSafeName, quote, UnsafeInputError } from '../../activities/shell';
 import { readUpstreamCommand, renderUpstream, switchUpstreamCommand, verifyThroughRouterCommand } from '../../activities/nginx-commands';
-import { healthProbeCommand, startSlotCommand, stopSlotCommand } from '../../activities/slot-commands';
+import { healthProbeCommand, installedCheckCommand, startSlotCommand, stopSlotCommand } from '../../activities/slot-commands';
 import { ConfigError, formatPath, parseConfig } from '../../config/load';
 import { SAFE_NAME, type HealthSpec, type HostSpec, type RouterSpec, type SlotsSpec } from '../../workflows/plan';
 
@@ -53,6 +53,11 @@ test('a name is either refused or a plain name, and a refused version never yiel
       if (!refused) return;
       // Every builder that takes a version throws before building anything.
       assert.throws(() => startSlotCommand(host, slots, 'blue', v), UnsafeInputError);
+      assert.throws(() => installedCheckCommand(host, { ...slots, installed: 'test -d /srv/{{version}}' }, v), UnsafeInputError);
+      assert.throws(
+        () => verifyThroughRouterCommand(router, host, { versionHeader: 'X-App-Version', version: v, requests: 1, timeoutMs: 500, settleMs: 0 }),
+        UnsafeInputError,
+      );
       assert.throws(() => healthProbeCommand(host, { ...slots, health: 'check {{version}}' }, health, 'blue', v), UnsafeInputError);
       assert.throws(() => renderUpstream({ upstreamName: 'shop', address: '127.0.0.1', color: 'blue', version: v, port: 3005 }), UnsafeInputError);
       assert.throws(() => renderUpstream({ upstreamName: v, address: '127.0.0.1', color: 'blue', version: 'v1', port: 3005 }), UnsafeInputError);
@@ -63,12 +68,14 @@ test('a name is either refused or a plain name, and a refused version never yiel
   );
 });
 
-test('a safe version reaches the start command as exactly one word', () => {
+test('a safe version reaches the start and installed commands as exactly one word', () => {
   fc.assert(
     fc.property(safeName, (v) => {
       const r = sh(startSlotCommand(host, slots, 'green', v));
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, `${v}\n`);
+      const installed = sh(installedCheckCommand(host, { ...slots, installed: "printf '%s\\n' {{version}}" }, v));
+      assert.equal(installed.stdout, `${v}\n`);
     }),
     runs(100),
   );
