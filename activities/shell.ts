@@ -1,5 +1,5 @@
 // Pure helpers for building shell commands. Nothing here does I/O.
-import { SAFE_NAME } from '../workflows/plan';
+import { SAFE_NAME } from '../contract/spec';
 
 export class UnsafeInputError extends Error {
   override name = 'UnsafeInputError';
@@ -50,3 +50,9 @@ export function renderPath(template: string, vars: TemplateVars): string {
     return String(value);
   });
 }
+
+/** Placeholders available wherever a host is concerned: its name and address. */
+export const hostVars = (host: { name: string; address: string }): TemplateVars => ({
+  host: host.name,
+  address: host.address,
+});

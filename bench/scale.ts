@@ -16,7 +16,7 @@ import { startSandbox, type Sandbox } from '../sandbox/config';
 import { startDevServer, type DevServer } from '../sandbox/devserver';
 import { freePort } from '../sandbox/world';
 import { sendDeploy } from '../starters/environment-client';
-import { deployRequestSchema, type DeployRequest, type Plan } from '../workflows/plan';
+import { deployRequestSchema, type DeployRequest, type Plan } from '../contract';
 import { deployTimeline, interrupted, intArg, round, sleep, startWorkerProcess, summary, table, within, writeResults, type DeployTimeline, type WorkerProcess } from './common';
 
 const ENVS = intArg('envs', 200, 1000);
@@ -57,16 +57,20 @@ function scalePlan(sandbox: Sandbox, base: string, env: string, routerPort: numb
   return {
     app: APP,
     env,
-    hosts: sandbox.hosts.map((h) => h.spec),
-    slots: {
-      address: '{{address}}',
-      blue: { port: first.ports.blue },
-      green: { port: first.ports.green },
-      start: 'echo started {{color}} {{version}} on {{host}}',
-      stop: 'true',
-      installed: 'true',
-      health: 'true',
+    platform: {
+      kind: 'ssh',
+      hosts: sandbox.hosts.map((h) => h.spec),
+      slots: {
+        address: '{{address}}',
+        blue: { port: first.ports.blue },
+        green: { port: first.ports.green },
+        start: 'echo started {{color}} {{version}} on {{host}}',
+        stop: 'true',
+        installed: 'true',
+        health: 'true',
+      },
     },
+    strategy: { kind: 'blueGreen' },
     router: {
       kind: 'nginx',
       upstreamFile: `${base}/{{host}}/scale/${env}/upstream.conf`,

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { planSchema, type Plan } from '../workflows/plan';
-import { configSchema, parseDuration, type Config, type Duration } from './schema';
+import { planSchema, type Plan } from '../contract/spec';
+import { configSchema, type Config } from './schema';
 
 export interface ConfigIssue {
   /** Dotted path into the file, e.g. `apps.shop.environments.prod.hosts[1].port`; '' for the file itself. */
@@ -176,7 +176,8 @@ function knownKeysAt(path: readonly PropertyKey[]): string[] {
     for (let i = 0; i < 10; i++) {
       const d = def(s);
       if (d.innerType) s = d.innerType;
-      else if (d.type === 'pipe') s = d.in;
+      // A preprocess is a pipe from a transform into the schema that has the keys.
+      else if (d.type === 'pipe') s = def(d.in).type === 'transform' ? d.out : d.in;
       else break;
     }
     return s;
@@ -219,12 +220,6 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 
 // ---- Config → Plan ----------------------------------------------------------------------
 
-function durationMs(value: Duration): number {
-  const n = parseDuration(value);
-  if (n === undefined) throw new Error(`invalid duration ${JSON.stringify(value)}`); // the schema prevents this
-  return n;
-}
-
 /** The plan of one environment: defaults applied, durations in ms. Throws ConfigError. */
 export function resolvePlan(config: Config, app: string, env: string, file = 'cutover.yml'): Plan {
   const appConfig = Object.hasOwn(config.apps, app) ? config.apps[app] : undefined;
@@ -239,29 +234,16 @@ export function resolvePlan(config: Config, app: string, env: string, file = 'cu
       { path: `apps.${app}.environments`, message: `unknown environment "${env}" for app "${app}"; configured environments: ${known}` },
     ]);
   }
-  const nginx = e.router.nginx;
-  const plan = {
+  const { nginx } = e.router;
+  const plan: Plan = {
     app,
     env,
-    hosts: e.hosts.map((h) => ({ ...h })),
-    slots: { ...e.slots, blue: { ...e.slots.blue }, green: { ...e.slots.green } },
-    router: {
-      kind: 'nginx' as const,
-      upstreamFile: nginx.upstreamFile,
-      upstreamName: nginx.upstreamName ?? `${app}_${env}`,
-      test: nginx.test,
-      reload: nginx.reload,
-      url: nginx.url,
-    },
-    health: {
-      path: e.healthCheck.path,
-      expectStatus: e.healthCheck.expectStatus,
-      timeoutMs: durationMs(e.healthCheck.timeout),
-      intervalMs: durationMs(e.healthCheck.interval),
-      attempts: e.healthCheck.attempts,
-    },
-    verify: { ...e.verify },
-    teardownDelayMs: durationMs(e.teardownDelay),
+    platform: { kind: 'ssh', hosts: e.hosts, slots: e.slots },
+    router: { kind: 'nginx', ...nginx, upstreamName: nginx.upstreamName ?? `${app}_${env}` },
+    strategy: e.strategy,
+    health: e.healthCheck,
+    verify: e.verify,
+    teardownDelayMs: e.teardownDelay,
     ...(e.slack ? { slackChannel: e.slack.channel } : {}),
   };
   const checked = planSchema.safeParse(plan, { reportInput: true });
@@ -284,6 +266,9 @@ export function summarize(config: Config): { apps: number; environments: number;
     for (const [envName, env] of Object.entries(app.environments)) {
       environments++;
       hosts += env.hosts.length;
+      if (env.strategy.kind === 'canary' && env.strategy.analysis.metrics.length === 0) {
+        notes.push(`apps.${appName}.environments.${envName}.strategy.canary.analysis.metrics is empty: the canary's steps only wait, nothing is measured and nothing rolls it back automatically`);
+      }
       if (!env.slots.installed) {
         notes.push(
           `apps.${appName}.environments.${envName}.slots.installed is not set: a version missing on a host is found only when its slot fails to start (exit 1), not refused before anything changes (exit 2)`,

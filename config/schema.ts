@@ -1,9 +1,11 @@
 // The schema of `cutover.yml`: the single source of truth of the file's type. Every object is
 // strict (an unknown key is an error, usually a typo). Defaults are applied here, except the
-// ones that depend on the app/environment names (see resolvePlan in ./load).
+// ones that depend on the app/environment names (see resolvePlan in ./load). Each seam's
+// schema maps what an operator writes onto the contract's shape (durations to ms, `{nginx:
+// {...}}` to `{kind: 'nginx', ...}`), once, and TypeScript checks the result against it.
 import { z } from 'zod';
 import ms from 'ms';
-import { SAFE_NAME } from '../workflows/plan';
+import { COMPARATORS, SAFE_NAME, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
 
 export const NAME_RULE = 'must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)';
 const nameSchema = z.string().regex(SAFE_NAME, { message: NAME_RULE });
@@ -50,18 +52,22 @@ export function parseDuration(value: unknown): number | undefined {
   return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.round(n) : undefined;
 }
 
+/** A duration, read as ms. Give defaults with `.prefault("10s")` so they are read the same way. */
 const durationSchema = (opts: { positive?: boolean } = {}) =>
-  z.custom<Duration>().superRefine((value, ctx) => {
-    const n = parseDuration(value);
-    if (n === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected a duration like "500ms", "10s", "60m" or "1h", got ${JSON.stringify(value) ?? 'nothing'}`,
-      });
-    } else if (opts.positive && n === 0) {
-      ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
-    }
-  });
+  z
+    .custom<Duration>()
+    .superRefine((value, ctx) => {
+      const n = parseDuration(value);
+      if (n === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration like "500ms", "10s", "60m" or "1h", got ${JSON.stringify(value) ?? 'nothing'}`,
+        });
+      } else if (opts.positive && n === 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
+      }
+    })
+    .transform((value) => parseDuration(value) ?? 0);
 
 const portSchema = z.number().int().min(1).max(65535);
 
@@ -104,11 +110,14 @@ const healthCheckSchema = z
   .strictObject({
     path: z.string().startsWith('/', { message: 'must start with "/"' }).default('/health'),
     expectStatus: z.number().int().min(100).max(599).default(200),
-    timeout: durationSchema({ positive: true }).default('500ms'),
-    interval: durationSchema().default('1s'),
+    timeout: durationSchema({ positive: true }).prefault('500ms'),
+    interval: durationSchema().prefault('1s'),
     attempts: z.number().int().min(1).default(10),
   })
-  .prefault({});
+  .prefault({})
+  .transform(
+    (h): HealthSpec => ({ path: h.path, expectStatus: h.expectStatus, timeoutMs: h.timeout, intervalMs: h.interval, attempts: h.attempts }),
+  );
 
 const verifySchema = z
   .strictObject({
@@ -120,14 +129,139 @@ const verifySchema = z
   })
   .prefault({});
 
+// ---- strategy: blue-green (default) or canary ------------------------------------------------
+
+const FAIL_IF_RE = new RegExp(`^\\s*(${[...COMPARATORS].sort((a, b) => b.length - a.length).map((c) => c.replace(/[=!<>]/g, (x) => `\\${x}`)).join('|')})\\s*(-?\\d+(?:\\.\\d+)?(?:e-?\\d+)?)\\s*$`);
+
+/** `"> 0.01"` → `{ op: '>', value: 0.01 }`. */
+export function parseFailIf(text: string): FailIf | undefined {
+  const m = FAIL_IF_RE.exec(text);
+  return m ? { op: m[1] as FailIf['op'], value: Number(m[2]) } : undefined;
+}
+
+const failIfSchema = z.string().transform((text, ctx): FailIf => {
+  const f = parseFailIf(text);
+  if (!f) {
+    ctx.addIssue({ code: 'custom', message: `expected a comparison like "> 0.01" (one of ${COMPARATORS.join(' ')} and a number), got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  return f;
+});
+
+const metricSchema = z
+  .strictObject({
+    name: nameSchema,
+    prometheus: z
+      .strictObject({
+        url: z.string().regex(/^https?:\/\/\S+$/, { message: 'expected an http(s) URL like http://prometheus:9090' }),
+        query: z.string().min(1),
+      })
+      .optional(),
+    http: z
+      .strictObject({
+        url: templateSchema(['address', 'port', 'host']).refine((u) => /^https?:\/\/\S+$/.test(u), { message: 'expected an http(s) URL like http://{{address}}:{{port}}/health/deep' }),
+        expectStatus: z.number().int().min(100).max(599).default(200),
+        timeout: durationSchema({ positive: true }).prefault('2s'),
+      })
+      .optional(),
+    failIf: failIfSchema.optional(),
+  })
+  .transform((m, ctx): MetricSpec => {
+    if (m.prometheus && !m.http) {
+      if (m.failIf) return { kind: 'prometheus', name: m.name, url: m.prometheus.url, query: m.prometheus.query, failIf: m.failIf };
+      ctx.addIssue({ code: 'custom', path: ['failIf'], message: 'a prometheus metric needs failIf, e.g. "> 0.01"' });
+    } else if (m.http && !m.prometheus) {
+      if (!m.failIf) return { kind: 'http', name: m.name, url: m.http.url, expectStatus: m.http.expectStatus, timeoutMs: m.http.timeout };
+      ctx.addIssue({ code: 'custom', path: ['failIf'], message: 'an http metric passes on http.expectStatus; failIf does not apply' });
+    } else {
+      ctx.addIssue({ code: 'custom', message: 'give the metric exactly one of prometheus: {url, query} or http: {url}' });
+    }
+    return z.NEVER;
+  });
+
+const isEmptyObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+
+/** A duration (ms), or {} to wait for `cutover promote` (undefined). */
+const pauseSchema = z
+  .custom<Duration | Record<string, never>>()
+  .superRefine((value, ctx) => {
+    if (!isEmptyObject(value) && parseDuration(value) === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration like "5m", or {} to wait for cutover promote, got ${JSON.stringify(value) ?? 'nothing'}` });
+    }
+  })
+  .transform((value) => (isEmptyObject(value) ? undefined : parseDuration(value)));
+
+const canaryStepSchema = z
+  .strictObject({
+    weight: z.number().int().min(0).max(100).optional(),
+    pause: pauseSchema.optional(),
+  })
+  .transform((s, ctx): CanaryStep => {
+    if (s.weight === undefined && !('pause' in s)) {
+      ctx.addIssue({ code: 'custom', message: 'a step needs a weight, a pause, or both, e.g. {weight: 5, pause: 5m}' });
+      return z.NEVER;
+    }
+    return {
+      ...(s.weight !== undefined ? { weight: s.weight } : {}),
+      ...('pause' in s ? { pause: s.pause === undefined ? {} : { durationMs: s.pause } } : {}),
+    };
+  });
+
+const canarySchema = z.strictObject({
+  steps: z
+    .array(canaryStepSchema)
+    .min(1, { message: 'add at least one step, e.g. [{weight: 5, pause: 5m}, {weight: 100}]' })
+    .superRefine((steps, ctx) => {
+      let last = 0;
+      steps.forEach((s, i) => {
+        if (s.weight === undefined) return;
+        if (s.weight < last) ctx.addIssue({ code: 'custom', path: [i, 'weight'], message: `${s.weight} is less than the step before (${last}); weights only grow` });
+        last = s.weight;
+      });
+    }),
+  analysis: z
+    .strictObject({
+      interval: durationSchema({ positive: true }).prefault('30s'),
+      failureLimit: z.number().int().min(1).default(1),
+      inconclusiveLimit: z.number().int().min(1).default(3),
+      metrics: z.array(metricSchema).default([]),
+    })
+    .prefault({}),
+});
+
+const strategySchema = z
+  .preprocess(
+    (v) => (v === 'blueGreen' ? { blueGreen: {} } : v === 'canary' ? { canary: undefined } : v),
+    z.strictObject({ blueGreen: z.strictObject({}).optional(), canary: canarySchema.optional() }),
+  )
+  .optional()
+  .transform((s, ctx): StrategySpec => {
+    if (s && 'canary' in s && !s.canary) {
+      ctx.addIssue({ code: 'custom', path: ['canary'], message: 'a canary needs its steps, e.g. {canary: {steps: [{weight: 5, pause: 5m}, {weight: 100}]}}' });
+      return z.NEVER;
+    }
+    if (s?.blueGreen && s.canary) {
+      ctx.addIssue({ code: 'custom', message: 'choose one strategy: blueGreen or canary' });
+      return z.NEVER;
+    }
+    if (!s?.canary) return { kind: 'blueGreen' };
+    const { steps, analysis } = s.canary;
+    return {
+      kind: 'canary',
+      steps,
+      analysis: { intervalMs: analysis.interval, failureLimit: analysis.failureLimit, inconclusiveLimit: analysis.inconclusiveLimit, metrics: analysis.metrics },
+    };
+  });
+
 const environmentSchema = z
   .strictObject({
     hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }),
     slots: slotsSchema,
     router: z.strictObject({ nginx: nginxSchema }),
+    strategy: strategySchema,
     healthCheck: healthCheckSchema,
     verify: verifySchema,
-    teardownDelay: durationSchema().default('60m'),
+    teardownDelay: durationSchema().prefault('60m'),
     slack: z.strictObject({ channel: z.string().min(1) }).optional(),
   })
   .superRefine((env, ctx) => {

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { ConfigInput } from '../config/schema';
-import type { Color } from '../workflows/plan';
+import type { Color } from '../contract';
 import { freePort, hostAddress, sandboxPlan, startHost, type Behaviour, type SandboxHost } from './world';
 
 export interface SandboxOptions {
@@ -53,6 +53,8 @@ export interface SandboxConfigOptions {
   env: string;
   teardownDelay: string;
   slackChannel?: string;
+  /** The `strategy:` of the file, e.g. `{ canary: { steps: [...] } }`; default blue-green. */
+  strategy?: EnvironmentInput['strategy'];
   temporal?: { address: string; uiUrl: string };
   /** Override fields of the environment (e.g. a wrong host key for a test). */
   edit?: (env: EnvironmentInput) => void;
@@ -64,12 +66,13 @@ type EnvironmentInput = ConfigInput['apps'][string]['environments'][string];
 export function sandboxConfig(hosts: SandboxHost[], o: SandboxConfigOptions): string {
   const plan = sandboxPlan(hosts, { app: o.app, env: o.env });
   const env: EnvironmentInput = {
-    hosts: plan.hosts.map((h) => ({ ...h })),
-    slots: { ...plan.slots },
+    hosts: plan.platform.hosts.map((h) => ({ ...h })),
+    slots: { ...plan.platform.slots },
     router: { nginx: { upstreamFile: plan.router.upstreamFile, upstreamName: plan.router.upstreamName, test: plan.router.test, reload: plan.router.reload, url: plan.router.url } },
     healthCheck: { path: plan.health.path, expectStatus: plan.health.expectStatus, timeout: `${plan.health.timeoutMs}ms`, interval: `${plan.health.intervalMs}ms`, attempts: plan.health.attempts },
     verify: { ...plan.verify },
     teardownDelay: o.teardownDelay,
+    ...(o.strategy ? { strategy: o.strategy } : {}),
     ...(o.slackChannel ? { slack: { channel: o.slackChannel } } : {}),
   };
   o.edit?.(env);

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { envWorkflowId } from '../workflows/plan';
+import { envWorkflowId } from '../contract';
 import { main as cli } from '../starters/cli';
 import { createCutoverWorker } from '../workers/worker';
 import { startSandbox, writeSandboxConfig } from './config';

@@ -3,7 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { SEARCH_ATTRIBUTE_FLAGS } from '../workflows/api';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../contract';
 import { freePort, sleep, spawnDaemon, waitForTcp, type Daemon } from './procs';
 
 const exec = promisify(execFile);

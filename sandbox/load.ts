@@ -23,6 +23,10 @@ export interface LoadSample {
   at: number;
   ms: number;
   ok: boolean;
+  /** HTTP status of the answer; 0 when there was none (connection error, timeout). */
+  status: number;
+  /** The answer's X-App-Version (also on a 500), null without an answer: traffic shares per time window. */
+  version: string | null;
 }
 
 export interface Load {
@@ -41,21 +45,26 @@ export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_
       const at = Date.now();
       if (retry) stats.sent++;
       let answered = false;
+      let status = 0;
+      let version: string | null = null;
       const fail = (why: string): void => {
         stats.failed++;
-        stats.samples.push({ at, ms: performance.now() - t0, ok: false });
+        stats.samples.push({ at, ms: performance.now() - t0, ok: false, status, version });
         if (stats.failures.length < 20) stats.failures.push(`${url}: ${why}`);
         resolve();
       };
       // The retry goes on a fresh connection: other pooled sockets may be stale too.
       const req = http.get(url, { agent: retry ? agent : false, timeout: 5000 }, (res) => {
         answered = true;
+        status = res.statusCode ?? 0;
+        const header = res.headers['x-app-version'];
+        version = typeof header === 'string' ? header : null;
         res.resume();
         res.on('end', () => {
           stats.latenciesMs.push(performance.now() - t0);
-          if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}`);
-          stats.samples.push({ at, ms: performance.now() - t0, ok: true });
-          const v = String(res.headers['x-app-version'] ?? '-');
+          if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}${version ? ` from ${version}` : ''}`);
+          stats.samples.push({ at, ms: performance.now() - t0, ok: true, status, version });
+          const v = version ?? '-';
           stats.versions[v] = (stats.versions[v] ?? 0) + 1;
           resolve();
         });

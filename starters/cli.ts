@@ -1,4 +1,4 @@
-// The `cutover` command line: validate, deploy, rollback, status.
+// The `cutover` command line: validate, deploy, rollback, status, and promote | pause | resume | abort of a canary.
 // Exit codes: 0 success, 1 operation failed / rolled back, 2 bad input, 3 Temporal unreachable.
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/load';
@@ -10,6 +10,7 @@ import {
   type GlobalOptions,
   type OperationOptions,
 } from './commands';
+import { canaryControlCommand } from './canary-control';
 import { causeChain } from './format';
 import { CliError, EXIT, Output, processIo, type ExitCode, type Io, type Outcome } from './output';
 import { GRPC, grpcCode, temporalSettings, TemporalUnreachableError } from './temporal';
@@ -36,7 +37,7 @@ export function classify(err: unknown, address: string): { exitCode: ExitCode; m
 
 function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => Promise<Outcome> | Outcome) => Promise<void>): Command {
   const program = new Command('cutover')
-    .description('Durable blue-green deploys over SSH + nginx, run by Temporal')
+    .description('Durable blue-green and canary deploys over SSH + nginx, run by Temporal')
     .option('-c, --config <file>', 'config file (default: $CUTOVER_CONFIG or ./cutover.yml)')
     .option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, the file, 127.0.0.1:7233)')
     .option('--namespace <name>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE, the file, default)')
@@ -55,7 +56,7 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
 
   program
     .command('deploy')
-    .description('deploy a version to an environment (blue-green)')
+    .description("deploy a version to an environment (blue-green or canary, as the environment's strategy says)")
     .argument('<app>')
     .argument('<env>')
     .argument('<version>', 'version to deploy, ^[A-Za-z0-9._-]{1,128}$')
@@ -80,6 +81,40 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .argument('<app>')
     .argument('<env>')
     .action((app: string, env: string) => run((g, out) => statusCommand(app, env, g, io, out)));
+
+  program
+    .command('promote')
+    .description('move a running canary on to its next step now (past a pause, or one waiting for promote)')
+    .argument('<app>')
+    .argument('<env>')
+    .option('--full', 'go straight to 100%')
+    .action((app: string, env: string, opts: { full?: boolean }) =>
+      run((g, out) => canaryControlCommand(app, env, { action: 'promote', full: opts.full === true }, g, io, out)),
+    );
+
+  program
+    .command('pause')
+    .description('hold a running canary at its step (it keeps measuring) until cutover resume')
+    .argument('<app>')
+    .argument('<env>')
+    .action((app: string, env: string) => run((g, out) => canaryControlCommand(app, env, { action: 'pause' }, g, io, out)));
+
+  program
+    .command('resume')
+    .description('let a paused canary go on')
+    .argument('<app>')
+    .argument('<env>')
+    .action((app: string, env: string) => run((g, out) => canaryControlCommand(app, env, { action: 'resume' }, g, io, out)));
+
+  program
+    .command('abort')
+    .description('stop a running canary: every host goes back to the stable colour (the deploy fails, exit 1 for its follower)')
+    .argument('<app>')
+    .argument('<env>')
+    .option('--reason <text>', 'why, for the deploy failure and Slack')
+    .action((app: string, env: string, opts: { reason?: string }) =>
+      run((g, out) => canaryControlCommand(app, env, { action: 'abort', ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }, g, io, out)),
+    );
 
   return program;
 }

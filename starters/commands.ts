@@ -1,13 +1,13 @@
-// The bodies of `cutover validate | deploy | rollback | status`.
+// The bodies of `cutover validate | deploy | rollback | status` (the canary controls are in canary-control.ts).
 import type { Client } from '@temporalio/client';
 import { ConfigError, loadConfig, resolvePlan, summarize } from '../config/load';
 import type { Config } from '../config/schema';
-import { deployRequestSchema, envWorkflowId, rollbackRequestSchema, SAFE_NAME, type Plan, type Trigger } from '../workflows/plan';
-import { emptyState, NO_WORKER_HINT, queryEnvState, sendDeploy, sendRollback } from './environment-client';
+import { deployRequestSchema, envWorkflowId, rollbackRequestSchema, SAFE_NAME, type Plan, type Trigger } from '../contract';
+import { emptyState, NO_WORKER_HINT, queryEnvState, sendDeploy, sendRollback, withCanaryStatus } from './environment-client';
 import { follow, type Target } from './follow';
 import { formatStatus } from './format';
 import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
-import { connectTemporal, temporalSettings, workflowUrl } from './temporal';
+import { connectTemporal, temporalSettings, workflowUrl, type TemporalSettings } from './temporal';
 import { deployIdFor, rollbackIdFor, triggerFromEnv } from './trigger';
 
 export type GlobalOptions = {
@@ -101,9 +101,11 @@ export function rollbackCommand(app: string, env: string, opts: OperationOptions
   });
 }
 
-export async function statusCommand(app: string, env: string, g: GlobalOptions, io: Io, out: Output): Promise<Outcome> {
-  checkNames({ app, env });
-  // The file is only needed for the `temporal:` section here; flags and env vars suffice without it.
+/**
+ * Temporal settings for a command that needs no plan: the file is only read for its `temporal:`
+ * section, so flags and env vars suffice without it (unless --config names a file).
+ */
+export function settingsWithoutPlan(g: GlobalOptions, io: Io): TemporalSettings {
   let fileTemporal: Config['temporal'];
   try {
     fileTemporal = loadCliConfig(g, io).config.temporal;
@@ -111,7 +113,12 @@ export async function statusCommand(app: string, env: string, g: GlobalOptions, 
     const missing = err instanceof ConfigError && err.issues.some((i) => i.message.startsWith('file not found'));
     if (!missing || g.config !== undefined) throw err;
   }
-  const settings = temporalSettings(fileTemporal, io.env, g);
+  return temporalSettings(fileTemporal, io.env, g);
+}
+
+export async function statusCommand(app: string, env: string, g: GlobalOptions, io: Io, out: Output): Promise<Outcome> {
+  checkNames({ app, env });
+  const settings = settingsWithoutPlan(g, io);
   const id = envWorkflowId(app, env);
   const url = workflowUrl(settings, id);
   const t = await connectTemporal(settings);
@@ -122,8 +129,9 @@ export async function statusCommand(app: string, env: string, g: GlobalOptions, 
       out.line(`no deploys yet for ${app}/${env}`);
       return { exitCode: EXIT.ok, report: { ...emptyState(app, env) }, raw: true };
     }
-    for (const line of formatStatus(state, io.now().getTime(), url)) out.line(line);
-    return { exitCode: EXIT.ok, report: { ...state }, raw: true };
+    const shown = await withCanaryStatus(t, state);
+    for (const line of formatStatus(shown, io.now().getTime(), url)) out.line(line);
+    return { exitCode: EXIT.ok, report: { ...shown }, raw: true };
   } finally {
     await t.close().catch(() => undefined);
   }

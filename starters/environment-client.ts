@@ -2,9 +2,9 @@
 // whether an operation's workflow exists. Shared by the CLI and the tests.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
-import { deploySignal, rollbackSignal, SA, stateQuery, type EnvState } from '../workflows/api';
+import { canaryQuery, deploySignal, rollbackSignal, SA, stateQuery, type EnvState } from '../contract';
 import type { environmentWorkflow } from '../workflows/environment';
-import { envWorkflowId, TASK_QUEUE, type DeployRequest, type RollbackRequest } from '../workflows/plan';
+import { envWorkflowId, TASK_QUEUE, type DeployRequest, type RollbackRequest } from '../contract';
 import { GRPC, grpcCode, withQueryDeadline, type TemporalConnection } from './temporal';
 
 /** The end of a "no answer from …" message. */
@@ -63,4 +63,19 @@ export async function queryEnvState(t: TemporalConnection, app: string, env: str
 /** An environment nobody has deployed to yet. */
 export function emptyState(app: string, env: string): EnvState {
   return { app, env, live: null, previous: null, running: null, queue: [], recent: [], rejected: [], plan: null };
+}
+
+/**
+ * The state with the running canary's status asked of the canary itself: the environment's copy
+ * can lag a little and leaves out the measurements. Keeps the environment's copy if it does not answer.
+ */
+export async function withCanaryStatus(t: TemporalConnection, state: EnvState): Promise<EnvState> {
+  const running = state.running;
+  if (running?.kind !== 'deploy' || running.strategy !== 'canary') return state;
+  try {
+    const canary = await withQueryDeadline(t, () => t.client.workflow.getHandle(running.id).query(canaryQuery));
+    return { ...state, running: { ...running, canary } };
+  } catch {
+    return state;
+  }
 }

@@ -1,11 +1,19 @@
 // Following an operation the CLI requested: wait for its turn, print its progress, report how
 // it ended.
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { FAILURE, progressQuery, type DeployResult, type EnvState, type OperationKind, type ProgressEntry, type RollbackResult } from '../workflows/api';
-import { envWorkflowId } from '../workflows/plan';
+import {
+  BAD_INPUT_FAILURES,
+  envWorkflowId,
+  progressQuery,
+  type DeployResult,
+  type EnvState,
+  type OperationKind,
+  type ProgressEntry,
+  type RollbackResult,
+} from '../contract';
 import { NO_WORKER_HINT, queryEnvState, workflowExists } from './environment-client';
 import { causeChain, formatDeployResult, formatFailure, formatProgress, formatRollbackResult, formatWaiting } from './format';
-import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
+import { CliError, EXIT, type ExitCode, type Io, type Outcome, type Output } from './output';
 import { withQueryDeadline, type TemporalConnection } from './temporal';
 
 export interface Target {
@@ -17,8 +25,6 @@ export interface Target {
 }
 
 const TICK_MS = 1000;
-/** Failures that mean the request itself was wrong and nothing was changed: exit 2. */
-const BAD_INPUT = new Set<string>([FAILURE.versionNotInstalled]);
 const RESEND_AFTER_MS = 15_000;
 
 function knows(state: EnvState | null, id: string): boolean {
@@ -126,8 +132,18 @@ async function followWorkflow(t: TemporalConnection, target: Target, out: Output
   if (settled.error instanceof WorkflowFailedError) {
     out.error(formatFailure(target.kind, target.id, settled.error));
     out.error(target.url);
-    const exitCode = settled.error.cause instanceof ApplicationFailure && BAD_INPUT.has(settled.error.cause.type ?? '') ? EXIT.badInput : EXIT.failed;
-    return { exitCode, report: { ok: false, ...base, error: causeChain(settled.error.cause ?? settled.error).join('; caused by: ') } };
+    const error = causeChain(settled.error.cause ?? settled.error).join('; caused by: ');
+    return { exitCode: failureExitCode(settled.error), report: { ok: false, ...base, error } };
   }
   throw settled.error;
+}
+
+/**
+ * How a failed operation exits: 2 when the request itself was wrong and nothing changed (a version
+ * not installed), else 1, the operation failed and was rolled back (a canary that failed its
+ * analysis or was aborted included).
+ */
+export function failureExitCode(err: WorkflowFailedError): ExitCode {
+  const cause = err.cause;
+  return cause instanceof ApplicationFailure && BAD_INPUT_FAILURES.has(cause.type ?? '') ? EXIT.badInput : EXIT.failed;
 }

@@ -1,13 +1,16 @@
 // Human text for the CLI. Pure functions of their arguments (times are local to the machine).
-import type {
-  DeployResult,
-  EnvState,
-  FinishedOperation,
-  OperationKind,
-  ProgressEntry,
-  QueuedOperation,
-  RollbackResult,
-} from '../workflows/api';
+import {
+  otherColor,
+  type DeployResult,
+  type EnvState,
+  type FinishedOperation,
+  type LiveColor,
+  type Measurement,
+  type OperationKind,
+  type ProgressEntry,
+  type QueuedOperation,
+  type RollbackResult,
+} from '../contract';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
@@ -72,6 +75,37 @@ export function formatOutcome(op: FinishedOperation, now: number): string {
   return `${when}  ${what} by ${op.by}  ${op.id}${op.reason ? `\n      ${op.reason}` : ''}`;
 }
 
+/** The colour a canary goes into: the idle one, or blue when nothing is live yet. */
+export const canaryColour = (live: LiveColor | null): string => (live ? otherColor(live.color) : 'blue');
+
+/** `blue (v1)`: what a rolled-back canary leaves serving. */
+export const stableColour = (live: LiveColor | null): string => (live ? `${live.color} (${live.version})` : 'the stable colour');
+
+const valueOf = (v: number | null): string => (v === null ? 'no value' : Number.isInteger(v) ? String(v) : v.toPrecision(3));
+
+/** `error-rate = 0.002 (fail if > 0.01): pass`, with the detail when it did not pass. */
+export function formatMeasurement(m: Measurement): string {
+  const detail = m.verdict !== 'pass' && m.detail ? ` (${m.detail})` : '';
+  return `${m.metric} = ${valueOf(m.value)} (${m.threshold}): ${m.verdict}${detail}`;
+}
+
+/** The `canary:` lines of `cutover status` for a running canary deploy. */
+export function formatCanary(op: QueuedOperation, live: LiveColor | null, now: number): string[] {
+  const into = `${canaryColour(live)} (${op.version ?? '?'})`;
+  const c = op.canary;
+  if (!c || c.phase === 'starting') return [`canary:    starting ${into}: no traffic until it is healthy`];
+  if (c.phase === 'promoting') return [`canary:    switching all traffic to ${into}`];
+  if (c.phase === 'done') return [`canary:    ${into} takes all traffic`];
+  if (c.phase === 'aborting') return [`canary:    rolling back from ${c.weight}%: every host back to ${stableColour(live)}`];
+  const waits: string[] = [];
+  if (c.paused) waits.push('paused by hand');
+  if (c.awaitingPromotion) waits.push('waiting for cutover promote');
+  else if (!c.paused && c.pauseEndsAt !== null) waits.push(`next step ${relative(Math.max(c.pauseEndsAt, now), now)}`);
+  const lines = [`canary:    step ${c.step + 1}/${c.steps}, ${c.weight}% to ${into}${waits.length > 0 ? `, ${waits.join(', ')}` : ''}`];
+  c.lastMeasurements.forEach((m, i) => lines.push(`${i === 0 ? 'measured: ' : '          '} ${formatMeasurement(m)}`));
+  return lines;
+}
+
 /** `cutover status`. */
 export function formatStatus(state: EnvState, now: number, url: string): string[] {
   const lines = [`${state.app}/${state.env}  ${url}`];
@@ -87,6 +121,9 @@ export function formatStatus(state: EnvState, now: number, url: string): string[
     );
   }
   lines.push(`running:   ${state.running ? describeOp(state.running) : 'nothing'}`);
+  if (state.running?.kind === 'deploy' && (state.running.strategy === 'canary' || state.running.canary)) {
+    lines.push(...formatCanary(state.running, state.live, now));
+  }
   if (state.queue.length === 0) lines.push('queued:    nothing');
   else state.queue.forEach((q, i) => lines.push(`${i === 0 ? 'queued:   ' : '          '} ${i + 1}. ${describeOp(q)}`));
   if (state.recent.length > 0) {

@@ -1,8 +1,8 @@
 // Who triggered an operation, and the workflow ids derived from it. Pure: the environment,
 // the clock and the randomness are passed in, so a retried CI job reproduces the same ids.
 import { userInfo } from 'node:os';
-import { childWorkflowIds } from '../workflows/api';
-import type { Trigger } from '../workflows/plan';
+import { childWorkflowIds } from '../contract';
+import type { Trigger } from '../contract';
 
 /** Keep only [A-Za-z0-9._-] (anything else becomes "-"), at most 128 characters; undefined if nothing is left. */
 export function sanitizeKey(key: string | undefined): string | undefined {

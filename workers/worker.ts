@@ -1,8 +1,8 @@
 // Builds the cutover worker. Used by the worker entry point, the demo and the tests.
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { createSsh } from '../activities/ssh';
-import { TASK_QUEUE } from '../workflows/plan';
+import { createSsh } from '../activities/ssh/client';
+import { TASK_QUEUE } from '../contract/spec';
 
 export interface CutoverWorkerOptions {
   connection: NativeConnection;

@@ -1,6 +1,8 @@
 // The environment entity, one per (app, env), ID env/<app>/<env>: the one place that knows
-// what is live, what is still alive for rollback and what is queued. It runs one operation
-// at a time, each as a child workflow, and owns the delayed teardown of the old colour.
+// what is live, what is still alive for rollback and what is queued. It admits requests, runs
+// one operation at a time as a child workflow (the strategy's deploy, a rollback, the
+// teardown of the old colour) and records how it went. It calls no activity itself; it owns
+// the teardown timer, so a deploy or rollback inside the window drops it at once.
 import {
   CancellationScope,
   condition,
@@ -11,26 +13,29 @@ import {
   workflowInfo,
   allHandlersFinished,
   log,
+  patched,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
+import type { z } from 'zod';
 import {
+  canaryProgressSignal,
   deploySignal,
   rollbackSignal,
-  SA,
   stateQuery,
   type EnvState,
   type FinishedOperation,
   type Outcome,
   type PreviousColor,
   type QueuedOperation,
-} from './api';
-import { hostOps, slackOps } from './activities';
-import { blueGreenDeploy } from './blue-green';
-import { onEveryHost } from './hosts';
-import { reasonOf } from './journal';
-import type { z } from 'zod';
-import { deployRequestSchema, rollbackRequestSchema, type DeployRequest, type Plan, type RollbackRequest } from './plan';
+} from '../contract/api';
+import { childWorkflowIds, deployRequestSchema, rollbackRequestSchema, type DeployRequest, type RollbackRequest } from '../contract/requests';
+import { SA } from '../contract/search-attributes';
+import { upgradeLegacyPlan, type Plan } from '../contract/spec';
 import { rollbackWorkflow } from './rollback';
+import { reasonOf } from './steps/journal';
+import { teardownOps } from './steps/teardown';
+import { strategies } from './strategies';
+import { teardownWorkflow } from './teardown';
 
 export interface EnvironmentInput {
   app: string;
@@ -44,7 +49,7 @@ const KEEP_REJECTED = 20;
 const MAX_HISTORY_EVENTS = 5_000;
 
 export async function environmentWorkflow(input: EnvironmentInput): Promise<void> {
-  const state: EnvState = input.carried?.state ?? {
+  const state: EnvState = carriedState(input) ?? {
     app: input.app,
     env: input.env,
     live: null,
@@ -55,7 +60,9 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     rejected: [],
     plan: null,
   };
-  const requests = new Map<string, DeployRequest | RollbackRequest>(Object.entries(input.carried?.requests ?? {}));
+  const requests = new Map<string, DeployRequest | RollbackRequest>(
+    Object.entries(input.carried?.requests ?? {}).map(([id, r]) => [id, { ...r, plan: upgradeLegacyPlan(r.plan) as Plan }]),
+  );
   let deployScope: CancellationScope | null = null;
   let cancelledDeploy: string | undefined;
 
@@ -91,7 +98,11 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
 
   setHandler(deploySignal, (raw) => {
     const req = admit(raw, deployRequestSchema, (r) => r.deployId, raw?.deployId);
-    if (req) state.queue.push({ kind: 'deploy', id: req.deployId, version: req.version, by: req.trigger.by });
+    if (req) state.queue.push({ kind: 'deploy', id: req.deployId, version: req.version, by: req.trigger.by, strategy: req.plan.strategy.kind });
+  });
+
+  setHandler(canaryProgressSignal, ({ deployId, canary }) => {
+    if (state.running?.id === deployId) state.running.canary = canary;
   });
 
   setHandler(rollbackSignal, (raw) => {
@@ -119,19 +130,20 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     state.previous = null;
     state.plan = request.plan;
     deployScope = new CancellationScope();
+    const strategy = strategies[request.plan.strategy.kind];
     try {
       const result = await deployScope.run(() =>
-        executeChild(blueGreenDeploy, {
+        executeChild(strategy.workflow, {
           workflowId: op.id,
           args: [{ request }],
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          staticSummary: `blue-green deploy of ${request.version} to ${state.app}/${state.env} by ${request.trigger.by}`,
+          staticSummary: `${strategy.label} deploy of ${request.version} to ${state.app}/${state.env} by ${request.trigger.by}`,
           memo: { plan: request.plan, trigger: request.trigger },
           typedSearchAttributes: [
             { key: SA.app, value: state.app },
             { key: SA.env, value: state.env },
             { key: SA.version, value: request.version },
-            { key: SA.strategy, value: 'blue-green' },
+            { key: SA.strategy, value: strategy.label },
             { key: SA.phase, value: 'starting' },
             { key: SA.triggeredBy, value: request.trigger.by },
           ],
@@ -182,28 +194,27 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     }
   }
 
-  /** Stop the old colour, unless some router serves it: the hosts are the truth. */
+  /** The old colour's window closed: stop it, in a child of its own (inline in environments started before that). */
   async function teardown(prev: PreviousColor, plan: Plan): Promise<void> {
     const op: QueuedOperation = { kind: 'teardown', id: `${prev.replacedBy}:teardown`, version: prev.version, by: 'cutover' };
     state.running = op;
     try {
-      const routers = await onEveryHost(plan, (host) =>
-        hostOps.readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, router: plan.router, slots: plan.slots }]),
-      );
-      const serving = routers.filter((r) => r.color === prev.color).map((r) => r.host);
-      if (serving.length > 0) {
-        finish(op, 'cancelled', `not stopping ${prev.color}: ${serving.join(', ')} still serve it`);
-        return;
-      }
-      await onEveryHost(plan, (host) =>
-        hostOps.stopSlot.executeWithOptions({ summary: `teardown: stop ${prev.color} (${prev.version}) on ${host.name}` }, [{ host, slots: plan.slots, color: prev.color }]),
-      );
-      finish(op, 'succeeded');
-      if (plan.slackChannel && prev.slackThread) {
-        await slackOps
-          .slackPost({ channel: plan.slackChannel, threadTs: prev.slackThread, text: `Old colour ${prev.color} (${prev.version}) stopped; rollback window closed`, key: op.id })
-          .catch((err: unknown) => log.warn('slack notification failed', { error: String(err) }));
-      }
+      const result = patched('teardown-child')
+        ? await executeChild(teardownWorkflow, {
+            workflowId: childWorkflowIds.teardown(prev.replacedBy),
+            args: [{ plan, previous: prev }],
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+            staticSummary: `teardown of ${prev.color} (${prev.version}) in ${state.app}/${state.env}, replaced by ${prev.replacedBy}`,
+            typedSearchAttributes: [
+              { key: SA.app, value: state.app },
+              { key: SA.env, value: state.env },
+              { key: SA.version, value: prev.version },
+              { key: SA.strategy, value: 'teardown' },
+              { key: SA.triggeredBy, value: 'cutover' },
+            ],
+          })
+        : await teardownOps(plan, prev, op.id);
+      finish(op, result.outcome, result.reason);
     } catch (err) {
       finish(op, 'failed', reasonOf(err));
     } finally {
@@ -251,4 +262,11 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     env: state.env,
     carried: { state, requests: Object.fromEntries(requests) },
   });
+}
+
+/** State carried over by continue-as-new; plans from before the seams are read in today's shape. */
+function carriedState(input: EnvironmentInput): EnvState | undefined {
+  const carried = input.carried?.state;
+  if (!carried) return undefined;
+  return { ...carried, plan: carried.plan ? (upgradeLegacyPlan(carried.plan) as Plan) : null };
 }

@@ -1,4 +1,6 @@
 // Every workflow the worker registers.
 export { environmentWorkflow } from './environment';
-export { blueGreenDeploy } from './blue-green';
+export { blueGreenDeploy } from './strategies/blue-green';
+export { canaryDeploy } from './strategies/canary';
 export { rollbackWorkflow } from './rollback';
+export { teardownWorkflow } from './teardown';

@@ -1,12 +1,13 @@
 // Rollback during the teardown window: every host goes back to the colour that is still
 // running, at once (no start, no health wait), then the rolled-back colour is stopped.
 import { ApplicationFailure } from '@temporalio/workflow';
-import { FAILURE, type PreviousColor, type LiveColor, type RollbackResult } from './api';
-import { hostOps, restoreOps } from './activities';
-import { readLiveColour } from './blue-green';
-import { onEveryHost } from './hosts';
-import { Journal } from './journal';
-import type { RollbackRequest } from './plan';
+import type { LiveColor, PreviousColor, RollbackResult } from '../contract/api';
+import { FAILURE } from '../contract/failures';
+import { withCurrentPlan, type RollbackRequest } from '../contract/requests';
+import { hostNames } from './steps/hosts';
+import { Journal } from './steps/journal';
+import { readLiveColour, restoreTraffic, verifyTraffic } from './steps/router';
+import { stopColour } from './steps/slots';
 
 export interface RollbackInput {
   request: RollbackRequest;
@@ -17,10 +18,11 @@ export interface RollbackInput {
 }
 
 export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
-  const { request, live, previous } = input;
+  const { live, previous } = input;
+  const request = withCurrentPlan(input.request);
   const { plan, rollbackId } = request;
   const where = `${plan.app}/${plan.env}`;
-  const hosts = plan.hosts.map((h) => h.name);
+  const hosts = hostNames(plan);
   const journal = new Journal(plan.slackChannel, rollbackId);
 
   if (input.cancelledDeploy) {
@@ -41,26 +43,15 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
 
   await journal.open(`:leftwards_arrow_with_hook: ${where}: rolling back ${live.version} → ${previous.version} by ${request.trigger.by}`);
   journal.step('switching', `switching every host back to ${previous.color} (${previous.version})`);
-  await onEveryHost(plan, (host) =>
-      restoreOps.switchRouter.executeWithOptions({ summary: `switch nginx on ${host.name} back to ${previous.color}` }, [
-        { host, router: plan.router, slots: plan.slots, color: previous.color, version: previous.version },
-      ]),
-  );
-  journal.step('verifying', `checking that ${plan.verify.requests} answers in a row through each router come from ${previous.version}`);
+  await restoreTraffic(plan, previous);
   try {
-    await onEveryHost(plan, (host) =>
-        hostOps.verifyRouter.executeWithOptions({ retry: { maximumAttempts: 2 }, summary: `verify ${previous.version} through nginx on ${host.name}` }, [
-          { host, router: plan.router, slots: plan.slots, version: previous.version, verify: plan.verify, timeoutMs: plan.health.timeoutMs * 4 },
-        ]),
-    );
+    await verifyTraffic(plan, previous.version, journal);
   } catch (err) {
     await journal.notify('failed', `:rotating_light: rolled back to ${previous.color} but verification failed; ${live.color} (${live.version}) is kept running`);
     throw ApplicationFailure.create({ type: FAILURE.rollbackFailed, nonRetryable: true, message: `traffic is back on ${previous.color} but it does not answer as ${previous.version}; ${live.color} kept running: ${String(err)}`, cause: err instanceof Error ? err : undefined });
   }
   journal.step('stopping', `stopping ${live.color} (${live.version}) on every host`);
-  await onEveryHost(plan, (host) =>
-      restoreOps.stopSlot.executeWithOptions({ summary: `stop ${live.color} on ${host.name}` }, [{ host, slots: plan.slots, color: live.color }]),
-  );
+  await stopColour(plan, live.color, (host) => `stop ${live.color} on ${host}`);
   journal.step('done', `${previous.version} serves all traffic on ${previous.color}`);
   await journal.notify('rolled-back', `:leftwards_arrow_with_hook: rolled back: ${previous.version} live on ${previous.color}`, `:leftwards_arrow_with_hook: ${where}: rolled back to ${previous.version} on ${previous.color}`);
   return { rollbackId, color: previous.color, version: previous.version, hosts };

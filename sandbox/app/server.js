@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Sample app for the cutover sandbox. No dependencies.
 //   node server.js --port 8080 --version 1.2.3 --color blue [--host 127.0.0.1]
-// Optional behaviour.json next to this file: { healthStatus, crashAfterMs, crashAfterRequests, startDelayMs }.
+// Optional behaviour.json next to this file:
+//   { healthStatus, crashAfterMs, crashAfterRequests, startDelayMs, errorRate, latencyMs }.
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -25,14 +26,19 @@ if (fs.existsSync(behaviourFile)) behaviour = JSON.parse(fs.readFileSync(behavio
 const log = (msg) => console.log(`${new Date().toISOString()} [${version} ${color}] ${msg}`);
 
 // ---- metrics ----
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-const byStatus = new Map();
+// Only app requests are counted (not /health, not /metrics), so rates reflect user traffic.
+// Buckets are fine between 0.05 and 0.5 s, where a canary's p99 is judged.
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5];
+const labelValue = (v) => String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const ids = `version="${labelValue(version)}",color="${labelValue(color)}"`;
+// 200 and 500 start at 0 so an error ratio is 0, not "no series", before the first error.
+const byCode = new Map([[200, 0], [500, 0]]);
 const bucketCounts = BUCKETS.map(() => 0);
 let durationSum = 0;
 let durationCount = 0;
 
-function observe(status, seconds) {
-  byStatus.set(status, (byStatus.get(status) || 0) + 1);
+function observe(code, seconds) {
+  byCode.set(code, (byCode.get(code) || 0) + 1);
   BUCKETS.forEach((le, i) => {
     if (seconds <= le) bucketCounts[i] += 1;
   });
@@ -44,24 +50,49 @@ function metricsText() {
   const lines = [
     '# HELP app_info Version and colour of this process.',
     '# TYPE app_info gauge',
-    `app_info{version="${version}",color="${color}"} 1`,
-    '# HELP http_requests_total HTTP requests by status code.',
+    `app_info{${ids}} 1`,
+    '# HELP http_requests_total App requests (not /health, /metrics) by status code.',
     '# TYPE http_requests_total counter',
   ];
-  for (const [status, n] of [...byStatus.entries()].sort()) lines.push(`http_requests_total{status="${status}"} ${n}`);
-  lines.push('# HELP http_request_duration_seconds Request latency.', '# TYPE http_request_duration_seconds histogram');
-  BUCKETS.forEach((le, i) => lines.push(`http_request_duration_seconds_bucket{le="${le}"} ${bucketCounts[i]}`));
-  lines.push(`http_request_duration_seconds_bucket{le="+Inf"} ${durationCount}`);
-  lines.push(`http_request_duration_seconds_sum ${durationSum}`, `http_request_duration_seconds_count ${durationCount}`, '');
+  for (const [code, n] of [...byCode.entries()].sort((a, b) => a[0] - b[0])) lines.push(`http_requests_total{${ids},code="${code}"} ${n}`);
+  lines.push('# HELP http_request_duration_seconds App request latency.', '# TYPE http_request_duration_seconds histogram');
+  BUCKETS.forEach((le, i) => lines.push(`http_request_duration_seconds_bucket{${ids},le="${le}"} ${bucketCounts[i]}`));
+  lines.push(`http_request_duration_seconds_bucket{${ids},le="+Inf"} ${durationCount}`);
+  lines.push(`http_request_duration_seconds_sum{${ids}} ${durationSum}`, `http_request_duration_seconds_count{${ids}} ${durationCount}`, '');
   return lines.join('\n');
+}
+
+// ---- release behaviours for app requests ----
+const errorRate = Math.min(1, Math.max(0, Number(behaviour.errorRate) || 0));
+const latencyMs = Math.max(0, Number(behaviour.latencyMs) || 0);
+let appRequests = 0;
+// Request n fails when floor(n * rate) steps up: exactly `rate` of requests over time, evenly spread.
+function nextFails() {
+  appRequests++;
+  return Math.floor(appRequests * errorRate) > Math.floor((appRequests - 1) * errorRate);
+}
+
+function answerApp(url, res) {
+  if (nextFails()) {
+    res.writeHead(500, { 'Content-Type': 'text/plain' });
+    res.end('internal error (behaviour.json errorRate)\n');
+  } else if (url === '/') {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(`${version} (${color})\n`);
+  } else {
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found\n');
+  }
 }
 
 // ---- handlers ----
 let answered = 0;
 function handle(req, res) {
   const started = process.hrtime.bigint();
+  const url = (req.url || '/').split('?')[0];
+  const isApp = url !== '/health' && url !== '/metrics';
   res.on('finish', () => {
-    observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+    if (isApp) observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
     answered++;
     if (behaviour.crashAfterRequests && answered >= behaviour.crashAfterRequests) {
       log(`crashing as told by behaviour.json (crashAfterRequests=${behaviour.crashAfterRequests})`);
@@ -70,7 +101,6 @@ function handle(req, res) {
   });
   res.setHeader('X-App-Version', version);
   res.setHeader('X-App-Color', color);
-  const url = (req.url || '/').split('?')[0];
   if (url === '/health') {
     const status = behaviour.healthStatus || 200;
     res.writeHead(status, { 'Content-Type': 'application/json' });
@@ -78,12 +108,10 @@ function handle(req, res) {
   } else if (url === '/metrics') {
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
     res.end(metricsText());
-  } else if (url === '/') {
-    res.writeHead(200, { 'Content-Type': 'text/plain' });
-    res.end(`${version} (${color})\n`);
+  } else if (latencyMs > 0) {
+    setTimeout(() => answerApp(url, res), latencyMs);
   } else {
-    res.writeHead(404, { 'Content-Type': 'text/plain' });
-    res.end('not found\n');
+    answerApp(url, res);
   }
 }
 

@@ -13,8 +13,8 @@ import {
   SshExecError,
   SshKeyFileError,
   SshTimeoutError,
-} from '../../activities/ssh';
-import type { HostSpec } from '../../workflows/plan';
+} from '../../activities/ssh/client';
+import type { HostSpec } from '../../contract';
 import { freePort, hostAddress, startHost, type SandboxHost } from '../../sandbox/world';
 
 const ssh = createSsh({ connectTimeoutMs: 5000 });

@@ -1,8 +1,8 @@
 // Client-side helpers shared by workflow and integration tests: send a request to an
 // environment workflow with the CLI's own functions, and wait for the child it starts.
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { stateQuery, type EnvState } from '../../workflows/api';
-import { envWorkflowId } from '../../workflows/plan';
+import { stateQuery, type EnvState } from '../../contract';
+import { envWorkflowId } from '../../contract';
 
 export { sendDeploy, sendRollback } from '../../starters/environment-client';
 

@@ -1,12 +1,14 @@
 // Plans and requests for tests that do not touch real hosts.
-import type { DeployRequest, Plan, RollbackRequest, Trigger } from '../../workflows/plan';
-import { childWorkflowIds } from '../../workflows/api';
+import type { DeployRequest, Plan, RollbackRequest, StrategySpec, Trigger } from '../../contract';
+import { childWorkflowIds } from '../../contract';
 
-export function fakePlan(hosts: string[], opts: { app?: string; env?: string; teardownDelayMs?: number; slackChannel?: string } = {}): Plan {
+export function fakePlan(hosts: string[], opts: { app?: string; env?: string; teardownDelayMs?: number; slackChannel?: string; strategy?: StrategySpec } = {}): Plan {
   return {
     app: opts.app ?? 'shop',
     env: opts.env ?? 'prod',
-    hosts: hosts.map((name, i) => ({
+    platform: {
+      kind: 'ssh',
+      hosts: hosts.map((name, i) => ({
       name,
       address: `10.0.0.${i + 1}`,
       port: 22,
@@ -14,7 +16,9 @@ export function fakePlan(hosts: string[], opts: { app?: string; env?: string; te
       privateKeyPath: '~/.ssh/id_ed25519',
       hostKey: 'SHA256:AAAA',
     })),
-    slots: { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: 'slot start {{color}} {{port}} {{version}}', stop: 'slot stop {{color}}', installed: 'slot installed {{version}}' },
+      slots: { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: 'slot start {{color}} {{port}} {{version}}', stop: 'slot stop {{color}}', installed: 'slot installed {{version}}' },
+    },
+    strategy: opts.strategy ?? { kind: 'blueGreen' },
     router: { kind: 'nginx', upstreamFile: '/etc/nginx/conf.d/shop.conf', upstreamName: 'shop', test: 'nginx -t', reload: 'nginx -s reload', url: 'http://127.0.0.1/' },
     health: { path: '/health', expectStatus: 200, timeoutMs: 500, intervalMs: 1000, attempts: 10 },
     verify: { requests: 5, versionHeader: 'X-App-Version' },

@@ -4,7 +4,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { SA } from '../../workflows/api';
+import { SEARCH_ATTRIBUTES } from '../../contract';
 import { workflowsPath } from '../../workers/worker';
 import { temporalBinary } from '../../sandbox/devserver';
 
@@ -21,10 +21,10 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   const testEnv = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalBinary('temporal-test-server') } },
   });
-  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  const { INDEXED_VALUE_TYPE_KEYWORD, INDEXED_VALUE_TYPE_INT } = temporal.api.enums.v1.IndexedValueType;
   await testEnv.connection.operatorService.addSearchAttributes({
     namespace: testEnv.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(Object.values(SA).map((k) => [k.name, keyword])),
+    searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, k.type === 'Int' ? INDEXED_VALUE_TYPE_INT : INDEXED_VALUE_TYPE_KEYWORD])),
   });
   return testEnv;
 }

@@ -12,10 +12,11 @@ import { startSandbox, writeSandboxConfig, type Sandbox, type SandboxConfigOptio
 import { startDevServer, type DevServer } from '../../sandbox/devserver';
 import { sleep, spawnDaemon, type Daemon } from '../../sandbox/procs';
 import type { Behaviour, SandboxHost } from '../../sandbox/world';
-import { progressQuery, stateQuery, type EnvState, type ProgressEntry } from '../../workflows/api';
-import type { Color } from '../../workflows/plan';
+import { progressQuery, stateQuery, type EnvState, type ProgressEntry } from '../../contract';
+import type { Color } from '../../contract';
 import { startFakeSlack, type FakeSlack, type FakeSlackMessage } from './fake-slack';
 import { startLoad, type Load, type LoadStats } from '../../sandbox/load';
+import { startPrometheus, type SandboxPrometheus } from '../../sandbox/prometheus';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'bin/cutover');
@@ -97,9 +98,19 @@ export interface AppProcess {
   version: string;
 }
 
+export interface WorldOptions {
+  /**
+   * Start a real Prometheus scraping every host's blue and green slot (1 s scrape). Its
+   * `rate()` has data only ~7 s after start, so a suite starts it once, with the world.
+   */
+  prometheus?: boolean;
+}
+
 export interface World {
   dir: string;
   server: DevServer;
+  /** Set with `{ prometheus: true }`; `prometheus.url` goes into the canary's metrics. */
+  prometheus: SandboxPrometheus | undefined;
   sandbox: Sandbox;
   hosts: SandboxHost[];
   slack: FakeSlack;
@@ -107,7 +118,8 @@ export interface World {
   client: Client;
   config(name: string, opts?: Partial<SandboxConfigOptions>): string;
   cutover(args: string[], pipeline: string, timeoutMs?: number): Promise<CliRun>;
-  startLoad(): Load;
+  /** Requests per second in total through both routers; default 100. */
+  startLoad(ratePerSecond?: number): Load;
   /** What each router's upstream file routes to, `colour:version`. */
   routed(): (string | undefined)[];
   /** `status version` of one request through each router. */
@@ -133,10 +145,14 @@ async function cleanupAll(steps: [string, (() => Promise<unknown>) | undefined][
   if (errors.length) console.error(`cleanup problems:\n${errors.join('\n')}`);
 }
 
-export async function startWorld(prefix: string, releases: Record<string, Behaviour | undefined>): Promise<World> {
+/** Every host's blue and green slot, `address:port`: what Prometheus scrapes. */
+export const slotTargets = (hosts: SandboxHost[]): string[] => hosts.flatMap((h) => [`${h.address}:${h.ports.blue}`, `${h.address}:${h.ports.green}`]);
+
+export async function startWorld(prefix: string, releases: Record<string, Behaviour | undefined>, opts: WorldOptions = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), `cutover-${prefix}-`));
   let server: DevServer | undefined;
   let sandbox: Sandbox | undefined;
+  let prometheus: SandboxPrometheus | undefined;
   let slack: FakeSlack | undefined;
   let worker: WorkerProcess | undefined;
   let connection: Connection | undefined;
@@ -145,12 +161,15 @@ export async function startWorld(prefix: string, releases: Record<string, Behavi
       ['worker', worker && (() => worker!.stop())],
       ['client', connection && (() => connection!.close())],
       ['hosts', sandbox && (() => sandbox!.stop())],
+      ['prometheus', prometheus && (() => prometheus!.stop())],
       ['slack', slack && (() => slack!.close())],
       ['temporal', server && (() => server!.stop())],
     ]);
   try {
     server = await startDevServer({ dir });
     sandbox = await startSandbox({ base: join(dir, 'hosts'), app: APP, env: ENV, releases, initial: { color: 'blue', version: 'v1' } });
+    // Before the worker, so Prometheus's first scrapes overlap with the worker's start.
+    if (opts.prometheus) prometheus = await startPrometheus({ dir: join(dir, 'prometheus'), targets: slotTargets(sandbox.hosts), scrapeIntervalMs: 1000 });
     slack = await startFakeSlack();
     worker = new WorkerProcess(dir, { TEMPORAL_ADDRESS: server.address, SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.url });
     await worker.start();
@@ -166,6 +185,7 @@ export async function startWorld(prefix: string, releases: Record<string, Behavi
   const world: World = {
     dir,
     server,
+    prometheus,
     sandbox,
     hosts,
     slack,
@@ -189,7 +209,7 @@ export async function startWorld(prefix: string, releases: Record<string, Behavi
         });
       });
     },
-    startLoad: () => startLoad(hosts.map((h) => h.url), 100, 5 * 60_000),
+    startLoad: (ratePerSecond = 100) => startLoad(hosts.map((h) => h.url), ratePerSecond, 5 * 60_000),
     routed: () => hosts.map((h) => /color=(\w+) version=(\S+)/.exec(h.readUpstream())?.slice(1).join(':')),
     served: () =>
       hosts.map((h) => execFileSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %header{x-app-version}', h.url], { encoding: 'utf8' }).trim()),

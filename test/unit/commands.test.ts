@@ -17,9 +17,9 @@ import {
   switchUpstreamCommand,
   verifyThroughRouterCommand,
   judgeVerifyOutput,
-} from '../../activities/nginx-commands';
-import { healthProbeCommand, parseProbeOutput, startSlotCommand, stopSlotCommand } from '../../activities/slot-commands';
-import type { HealthSpec, HostSpec, RouterSpec, SlotsSpec } from '../../workflows/plan';
+} from '../../activities/nginx/commands';
+import { healthProbeCommand, parseProbeOutput, startSlotCommand, stopSlotCommand } from '../../activities/slots/commands';
+import type { HealthSpec, HostSpec, RouterSpec, SlotsSpec } from '../../contract';
 
 const host: HostSpec = { name: 'web1', address: '10.0.0.5', port: 22, user: 'deploy', privateKeyPath: '/k', hostKey: 'SHA256:AAAA' };
 const slots: SlotsSpec = { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: 'slot start {{color}} {{port}} {{version}}', stop: 'slot stop {{color}}' };
@@ -77,15 +77,15 @@ test('renderUpstream / parseUpstream round trip; the server port is the truth', 
     for (const color of ['blue', 'green'] as const) {
       const text = renderUpstream({ upstreamName: 'shop_prod', address, color, version: 'v1.2.3', port: ports[color] });
       assert.match(text, new RegExp(`server ${address.replace(/[[\]]/g, '\\$&')}:${ports[color]};`));
-      assert.deepEqual(parseUpstream(text, ports), { color, version: 'v1.2.3', port: ports[color] }, `${address} ${color}`);
+      assert.deepEqual(parseUpstream(text, ports), { color, version: "v1.2.3", port: ports[color], canary: null }, `${address} ${color}`);
     }
   }
   const lying = '# managed by cutover: color=blue version=v9\nupstream shop_prod {\n    server 127.0.0.1:3006;\n}\n';
-  assert.deepEqual(parseUpstream(lying, ports), { color: 'green', version: null, port: 3006 });
+  assert.deepEqual(parseUpstream(lying, ports), { color: 'green', version: null, port: 3006, canary: null });
   const unknown = '# managed by cutover: color=blue version=v9\nupstream x {\n  server 127.0.0.1:8080;\n}\n';
-  assert.deepEqual(parseUpstream(unknown, ports), { color: null, version: null, port: 8080 });
-  assert.deepEqual(parseUpstream('', ports), { color: null, version: null, port: null });
-  assert.deepEqual(parseUpstream('upstream x {\n  server 127.0.0.1:3005;\n}\n', ports), { color: 'blue', version: null, port: 3005 });
+  assert.deepEqual(parseUpstream(unknown, ports), { color: null, version: null, port: 8080, canary: null });
+  assert.deepEqual(parseUpstream('', ports), { color: null, version: null, port: null, canary: null });
+  assert.deepEqual(parseUpstream('upstream x {\n  server 127.0.0.1:3005;\n}\n', ports), { color: 'blue', version: null, port: 3005, canary: null });
   assert.throws(() => renderUpstream({ upstreamName: 'x;y', address: '127.0.0.1', color: 'blue', version: 'v1', port: 1 }), UnsafeInputError);
   assert.throws(() => renderUpstream({ upstreamName: 'x', address: '127.0.0.1; evil', color: 'blue', version: 'v1', port: 1 }), UnsafeInputError);
 });
@@ -93,10 +93,26 @@ test('renderUpstream / parseUpstream round trip; the server port is the truth', 
 test('the colour kept for rollback is an nginx backup server, never read back as the live one', () => {
   const text = renderUpstream({ upstreamName: 'shop_prod', address: '127.0.0.1', color: 'green', version: 'v2', port: 3006, backupPort: 3005 });
   assert.match(text, /server 127\.0\.0\.1:3006;\n\s+server 127\.0\.0\.1:3005 backup;/);
-  assert.deepEqual(parseUpstream(text, ports), { color: 'green', version: 'v2', port: 3006 });
+  assert.deepEqual(parseUpstream(text, ports), { color: 'green', version: 'v2', port: 3006, canary: null });
   const backupFirst = '# managed by cutover: color=green version=v2\nupstream u {\n  server 127.0.0.1:3005 backup;\n  server 127.0.0.1:3006;\n}\n';
   assert.equal(parseUpstream(backupFirst, ports).color, 'green');
   assert.doesNotMatch(renderUpstream({ upstreamName: 'u', address: 'a', color: 'blue', version: 'v1', port: 3005, backupPort: 3005 }), /backup/);
+});
+
+test('a canary is a second server with its weight; parseUpstream reads its share back', () => {
+  const text = renderUpstream({ upstreamName: 'shop_prod', address: '127.0.0.1', color: 'blue', version: 'v1', port: 3005, canary: { color: 'green', version: 'v2', port: 3006, weight: 5 } });
+  assert.match(text, /server 127\.0\.0\.1:3005 weight=95;\n\s+server 127\.0\.0\.1:3006 weight=5;/);
+  assert.doesNotMatch(text, /backup/, 'both colours are primary servers during a canary');
+  assert.deepEqual(parseUpstream(text, ports), { color: 'blue', version: 'v1', port: 3005, canary: { color: 'green', version: 'v2', weight: 5 } });
+  // The weights are the truth: a marker that lies about the canary gives no version.
+  const lying = '# managed by cutover: color=blue version=v1 canary=blue:v9 weight=5\nupstream u {\n  server a:3005 weight=3;\n  server a:3006 weight=1;\n}\n';
+  assert.deepEqual(parseUpstream(lying, ports), { color: 'blue', version: 'v1', port: 3005, canary: { color: 'green', version: null, weight: 25 } });
+  // Weight 0 means no canary server at all.
+  assert.doesNotMatch(renderUpstream({ upstreamName: 'u', address: 'a', color: 'blue', version: 'v1', port: 3005, canary: { color: 'green', version: 'v2', port: 3006, weight: 0 } }), /3006/);
+  for (const weight of [100, 1.5, -1]) {
+    assert.throws(() => renderUpstream({ upstreamName: 'u', address: 'a', color: 'blue', version: 'v1', port: 3005, canary: { color: 'green', version: 'v2', port: 3006, weight } }), UnsafeInputError, String(weight));
+  }
+  assert.throws(() => renderUpstream({ upstreamName: 'u', address: 'a', color: 'blue', version: 'v1', port: 3005, canary: { color: 'green', version: 'v2;x', port: 3006, weight: 5 } }), UnsafeInputError);
 });
 
 test('readUpstreamCommand prints the file, or nothing on a first deploy', () => {

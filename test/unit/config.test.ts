@@ -43,8 +43,8 @@ test('the example file loads and summarizes', () => {
 
 test('resolvePlan applies defaults and converts durations', () => {
   const plan = resolvePlan(parseConfig(minimal(minimalEnv)), 'a', 'p');
-  assert.equal(plan.hosts[0]?.port, 22);
-  assert.equal(plan.slots.address, '127.0.0.1');
+  assert.equal(plan.platform.hosts[0]?.port, 22);
+  assert.equal(plan.platform.slots.address, '127.0.0.1');
   assert.deepEqual(plan.router, {
     kind: 'nginx',
     upstreamFile: '/etc/x.conf',
@@ -65,7 +65,7 @@ test('resolvePlan keeps explicit values', () => {
   assert.equal(prod.router.upstreamName, 'shop_prod');
   assert.equal(prod.router.reload, 'sudo nginx -s reload');
   assert.equal(prod.slackChannel, '#deploys');
-  assert.equal(prod.hosts.length, 2);
+  assert.equal(prod.platform.hosts.length, 2);
   assert.equal(resolvePlan(config, 'shop', 'staging').teardownDelayMs, 5 * 60 * 1000);
   assert.equal(resolvePlan(config, 'blog', 'prod').health.path, '/healthz');
 });
@@ -189,4 +189,54 @@ test('unknown app or environment lists the configured ones', () => {
         'cutover.yml: apps.shop.environments: unknown environment "qa" for app "shop"; configured environments: prod, staging',
   );
   assert.throws(() => resolvePlan(config, 'toString', 'prod'), /unknown app "toString"/);
+});
+
+const withStrategy = (strategy: string) => minimal(`${minimalEnv.trimEnd()}\n        strategy: ${strategy}\n`);
+
+test('a canary strategy maps onto the plan: steps, pauses until promoted, analysis in ms', () => {
+  const plan = resolvePlan(loadConfig(EXAMPLE), 'shop', 'prod');
+  assert.equal(plan.strategy.kind, 'canary');
+  if (plan.strategy.kind !== 'canary') return;
+  assert.deepEqual(plan.strategy.steps, [
+    { weight: 1, pause: { durationMs: 120_000 } },
+    { weight: 5, pause: { durationMs: 300_000 } },
+    { weight: 25, pause: { durationMs: 600_000 } },
+    { pause: {} },
+    { weight: 100 },
+  ]);
+  assert.deepEqual({ ...plan.strategy.analysis, metrics: plan.strategy.analysis.metrics.map((m) => m.kind) }, {
+    intervalMs: 30_000,
+    failureLimit: 1,
+    inconclusiveLimit: 3,
+    metrics: ['prometheus', 'prometheus', 'http'],
+  });
+  assert.deepEqual(plan.strategy.analysis.metrics[0]?.kind === 'prometheus' && plan.strategy.analysis.metrics[0].failIf, { op: '>', value: 0.01 });
+  assert.deepEqual(resolvePlan(parseConfig(withStrategy('{ canary: { steps: [{ weight: 10 }] } }')), 'a', 'p').strategy, {
+    kind: 'canary',
+    steps: [{ weight: 10 }],
+    analysis: { intervalMs: 30_000, failureLimit: 1, inconclusiveLimit: 3, metrics: [] },
+  });
+  assert.deepEqual(resolvePlan(parseConfig(minimal(minimalEnv)), 'a', 'p').strategy, { kind: 'blueGreen' }, 'blue-green by default');
+  assert.deepEqual(resolvePlan(parseConfig(withStrategy('blueGreen')), 'a', 'p').strategy, { kind: 'blueGreen' });
+});
+
+test('canary mistakes name their place in the file and the fix', () => {
+  const at = 'cutover.yml: apps.a.environments.p.strategy';
+  const cases: [string, string][] = [
+    ['{ canary: { steps: [{weight: 5}, {weight: 1}] } }', `${at}.canary.steps[1].weight: 1 is less than the step before (5); weights only grow`],
+    ['{ canary: { steps: [{}] } }', `${at}.canary.steps[0]: a step needs a weight, a pause, or both`],
+    ['{ canary: { steps: [{weight: 5, pause: soon}] } }', `${at}.canary.steps[0].pause: expected a duration like "5m", or {} to wait for cutover promote, got "soon"`],
+    ['{ canary: { steps: [{weight: 500}] } }', `${at}.canary.steps[0].weight: must be at most 100, got 500`],
+    ['{ canary: { steps: [{weight: 5}], analysis: { intervl: 5s } } }', `${at}.canary.analysis: unknown key "intervl" (did you mean "interval"?)`],
+    ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, prometheus: { url: "http://p:9090", query: up }, failIf: "above 1" }] } } }', `${at}.canary.analysis.metrics[0].failIf: expected a comparison like "> 0.01"`],
+    ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, prometheus: { url: "http://p:9090", query: up } }] } } }', `${at}.canary.analysis.metrics[0].failIf: a prometheus metric needs failIf`],
+    ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e }] } } }', `${at}.canary.analysis.metrics[0]: give the metric exactly one of prometheus: {url, query} or http: {url}`],
+    ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, http: { url: "http://{{version}}/" } }] } } }', `${at}.canary.analysis.metrics[0].http.url: placeholder {{version}} cannot be used here`],
+    ['canary', `${at}.canary: a canary needs its steps`],
+    ['{ canaryy: {} }', `${at}: unknown key "canaryy" (did you mean "canary"?)`],
+  ];
+  for (const [strategy, expected] of cases) {
+    const errors = errorsOf(withStrategy(strategy));
+    assert.ok(errors.some((e) => e.startsWith(expected)), `${strategy}\n  want: ${expected}\n  got:  ${errors.join('\n        ')}`);
+  }
 });

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
 import { assertSafeName, quote, UnsafeInputError } from '../../activities/shell';
-import { readUpstreamCommand, renderUpstream, switchUpstreamCommand, verifyThroughRouterCommand } from '../../activities/nginx-commands';
-import { healthProbeCommand, installedCheckCommand, startSlotCommand, stopSlotCommand } from '../../activities/slot-commands';
+import { readUpstreamCommand, renderUpstream, switchUpstreamCommand, verifyThroughRouterCommand } from '../../activities/nginx/commands';
+import { healthProbeCommand, installedCheckCommand, startSlotCommand, stopSlotCommand } from '../../activities/slots/commands';
 import { ConfigError, formatPath, parseConfig } from '../../config/load';
-import { SAFE_NAME, type HealthSpec, type HostSpec, type RouterSpec, type SlotsSpec } from '../../workflows/plan';
+import { SAFE_NAME, type HealthSpec, type HostSpec, type RouterSpec, type SlotsSpec } from '../../contract';
 
 const SEED = 20240607;
 const runs = (numRuns: number) => ({ numRuns, seed: SEED });

@@ -7,7 +7,7 @@ import {
   parseHostKey,
   SshExecError,
   truncate,
-} from '../../activities/ssh';
+} from '../../activities/ssh/client';
 
 // Generated with `ssh-keygen -t ed25519`; `ssh-keygen -lf` printed the fingerprint below.
 const B64 = 'AAAAC3NzaC1lZDI1NTE5AAAAIIZMbzDtC63wM1CYjkh9f4l6UofVZob1s/CBQVrdyasn';

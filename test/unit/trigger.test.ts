@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { triggerSchema } from '../../workflows/plan';
+import { triggerSchema } from '../../contract';
 import { compactTimestamp, deployIdFor, rollbackIdFor, sanitizeKey, triggerFromEnv } from '../../starters/trigger';
 
 const now = new Date('2025-03-04T05:06:07.890Z');

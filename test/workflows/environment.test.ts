@@ -5,9 +5,9 @@ import { before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { DeployResult, EnvState, RollbackResult } from '../../workflows/api';
+import type { DeployResult, EnvState, RollbackResult } from '../../contract';
 import { childResult, envState, sendDeploy, sendRollback, waitForState } from '../support/envs';
-import { FakeWorld } from '../support/fake-hosts';
+import { FakeWorld } from '../support/fakes/world';
 import { deployRequest, fakePlan, rollbackRequest } from '../support/plans';
 import { bundleWorkflows, startTimeSkipping } from '../support/time-skipping';
 

@@ -1,7 +1,8 @@
 // What a deploy tells people as it goes: the progress query, the "current details" and
 // phase search attribute in the Temporal UI, and the Slack thread.
 import { setCurrentDetails, setHandler, upsertSearchAttributes, log } from '@temporalio/workflow';
-import { progressQuery, SA, type ProgressEntry } from './api';
+import { progressQuery, type ProgressEntry } from '../../contract/api';
+import { SA } from '../../contract/search-attributes';
 import { slackOps } from './activities';
 
 export class Journal {

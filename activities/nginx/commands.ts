@@ -1,11 +1,14 @@
 // Command builders for the nginx router. Pure: they return strings, run nothing.
-import type { Color, RouterSpec } from '../workflows/plan';
-import { assertSafeName, quote, renderPath, renderTemplate, UnsafeInputError, type TemplateVars } from './shell';
+import type { Color, NginxRouter } from '../../contract/spec';
+import { assertSafeName, hostVars, quote, renderPath, renderTemplate, UnsafeInputError } from '../shell';
+
+type RouterSpec = NginxRouter;
 
 export interface UpstreamContent {
   upstreamName: string;
   /** Backend address nginx proxies to (the slots' address on that host). */
   address: string;
+  /** The colour that takes the traffic (with a canary: the stable one, the rest of it). */
   color: Color;
   version: string;
   port: number;
@@ -15,53 +18,95 @@ export interface UpstreamContent {
    * passes requests to the old colour instead of failing them.
    */
   backupPort?: number;
+  /** A canary taking `weight` percent (1-99) of the requests, by nginx's weighted round robin. */
+  canary?: { color: Color; version: string; port: number; weight: number };
 }
 
 export type HostRef = { name: string; address: string };
 
 const MARKER = '# managed by cutover:';
 
-/** The whole include file cutover owns: one upstream block, with a marker naming colour and version. */
+/** The whole include file cutover owns: one upstream block, with a marker naming colours and versions. */
 export function renderUpstream(u: UpstreamContent): string {
   assertSafeName('router.upstreamName', u.upstreamName);
   assertSafeName('version', u.version);
   if (!/^[A-Za-z0-9.:_\[\]-]{1,255}$/.test(u.address)) {
     throw new UnsafeInputError(`slots.address: ${JSON.stringify(u.address)} is not an address`);
   }
+  const c = u.canary && u.canary.weight !== 0 ? u.canary : undefined;
+  if (c) {
+    assertSafeName('version', c.version);
+    if (!Number.isInteger(c.weight) || c.weight < 1 || c.weight > 99) throw new UnsafeInputError(`canary weight ${c.weight} must be a whole number from 1 to 99`);
+    if (c.port === u.port) throw new UnsafeInputError('the canary needs a port of its own');
+  }
+  const servers = c
+    ? [`    server ${u.address}:${u.port} weight=${100 - c.weight};`, `    server ${u.address}:${c.port} weight=${c.weight};`]
+    : [
+        `    server ${u.address}:${u.port};`,
+        ...(u.backupPort !== undefined && u.backupPort !== u.port ? [`    server ${u.address}:${u.backupPort} backup;`] : []),
+      ];
   return [
-    `${MARKER} color=${u.color} version=${u.version}`,
+    `${MARKER} color=${u.color} version=${u.version}${c ? ` canary=${c.color}:${c.version} weight=${c.weight}` : ''}`,
     `upstream ${u.upstreamName} {`,
-    `    server ${u.address}:${u.port};`,
-    ...(u.backupPort !== undefined && u.backupPort !== u.port ? [`    server ${u.address}:${u.backupPort} backup;`] : []),
+    ...servers,
     `}`,
     '',
   ].join('\n');
 }
 
+export interface ParsedCanary {
+  color: Color;
+  version: string | null;
+  /** Percent of requests, from the server lines' weights. */
+  weight: number;
+}
+
 export interface ParsedUpstream {
-  /** Colour of the port nginx really points at (not the marker), or null if unknown. */
+  /** Colour of the port nginx sends (most of) the traffic to (not the marker), or null if unknown. */
   color: Color | null;
   version: string | null;
   port: number | null;
+  /** A second primary server with its share: a canary in progress. */
+  canary: ParsedCanary | null;
 }
 
-/** Read an upstream file back. The `server` line is the truth; the marker only adds the version. */
-export function parseUpstream(text: string, ports: Record<Color, number>): ParsedUpstream {
+interface ServerLine {
+  port: number;
+  weight: number;
+  backup: boolean;
+}
+
+function serverLines(text: string): ServerLine[] {
   // The address may itself contain colons (`[::1]:3005`): the port is what follows the last one.
-  // Only a plain `server addr:port;` line matches, never a `... backup;` one.
-  const server = /^\s*server\s+[^\s;]+:(\d+)\s*;/m.exec(text);
-  const port = server?.[1] ? Number(server[1]) : null;
-  const color = port === ports.blue ? 'blue' : port === ports.green ? 'green' : null;
-  const marker = new RegExp(`^${MARKER} color=(blue|green) version=([A-Za-z0-9._-]+)\\s*$`, 'm').exec(text);
-  const version = marker && marker[1] === color ? (marker[2] ?? null) : null;
-  return { color, version, port };
+  const re = /^\s*server\s+[^\s;]+:(\d+)((?:\s+[a-z_]+(?:=[^\s;]+)?)*)\s*;/gm;
+  return [...text.matchAll(re)].map((m) => {
+    const params = m[2] ?? '';
+    const weight = /\sweight=(\d+)/.exec(params);
+    return { port: Number(m[1]), weight: weight ? Number(weight[1]) : 1, backup: /\sbackup\b/.test(params) };
+  });
 }
 
-/** Placeholders available in router paths and commands: the host's name and address. */
-export const hostVars = (host: { name: string; address: string }): TemplateVars => ({
-  host: host.name,
-  address: host.address,
-});
+/** Read an upstream file back. The `server` lines are the truth; the marker only adds the versions. */
+export function parseUpstream(text: string, ports: Record<Color, number>): ParsedUpstream {
+  const colorOf = (port: number): Color | null => (port === ports.blue ? 'blue' : port === ports.green ? 'green' : null);
+  const primary = serverLines(text).filter((s) => !s.backup);
+  const main = primary.reduce<ServerLine | undefined>((best, s) => (!best || s.weight > best.weight ? s : best), undefined);
+  const port = main?.port ?? null;
+  const color = port === null ? null : colorOf(port);
+  const marker = new RegExp(`^${MARKER} color=(blue|green) version=([A-Za-z0-9._-]+)(?: canary=(blue|green):([A-Za-z0-9._-]+) weight=\\d+)?\\s*$`, 'm').exec(text);
+  const version = marker && marker[1] === color ? (marker[2] ?? null) : null;
+  const second = primary.find((s) => s !== main);
+  let canary: ParsedCanary | null = null;
+  if (second && main) {
+    const cColor = colorOf(second.port);
+    const total = main.weight + second.weight;
+    if (cColor && cColor !== color) {
+      canary = { color: cColor, version: marker?.[3] === cColor ? (marker[4] ?? null) : null, weight: Math.round((100 * second.weight) / total) };
+    }
+  }
+  return { color, version, port, canary };
+}
+
 
 /** Print the upstream file, or nothing if it does not exist yet (first deploy). */
 export function readUpstreamCommand(router: RouterSpec, host: HostRef): string {

@@ -1,7 +1,6 @@
 // Command builders for the two slots on a host. Pure: they return strings, run nothing.
-import type { Color, HealthSpec, HostSpec, SlotsSpec } from '../workflows/plan';
-import { hostVars } from './nginx-commands';
-import { assertSafeName, quote, renderPath, renderTemplate, type TemplateVars } from './shell';
+import type { Color, HealthSpec, HostSpec, SlotsSpec } from '../../contract/spec';
+import { assertSafeName, hostVars, quote, renderPath, renderTemplate, UnsafeInputError, type TemplateVars } from '../shell';
 
 export function slotVars(host: HostSpec, slots: SlotsSpec, color: Color, version?: string): TemplateVars {
   const vars: Record<string, string | number> = { ...hostVars(host), color, port: slots[color].port };
@@ -41,9 +40,22 @@ export function healthProbeCommand(
   version: string,
 ): string {
   if (slots.health) return renderTemplate(slots.health, slotVars(host, slots, color, version));
-  const url = `http://${slotAddress(host, slots)}:${slots[color].port}${health.path}`;
-  const seconds = (health.timeoutMs / 1000).toFixed(3);
-  return `curl -sS -o /dev/null --max-time ${seconds} -w ${quote('%{http_code} %{time_total}')} ${quote(url)}`;
+  return curlProbeCommand(`http://${slotAddress(host, slots)}:${slots[color].port}${health.path}`, health.timeoutMs);
+}
+
+/** One request, printing `<status> <seconds>` (parseProbeOutput reads it). */
+function curlProbeCommand(url: string, timeoutMs: number): string {
+  return `curl -sS -o /dev/null --max-time ${(timeoutMs / 1000).toFixed(3)} -w ${quote('%{http_code} %{time_total}')} ${quote(url)}`;
+}
+
+/**
+ * A canary's HTTP metric, run on the host: `{{address}}` is the slots' address there, `{{port}}`
+ * the slot's port, `{{host}}` the host's name.
+ */
+export function slotUrlProbeCommand(host: HostSpec, slots: SlotsSpec, color: Color, urlTemplate: string, timeoutMs: number): string {
+  const url = renderPath(urlTemplate, { host: host.name, address: slotAddress(host, slots), port: slots[color].port });
+  if (!/^https?:\/\/[^\s'"`$\\]+$/.test(url)) throw new UnsafeInputError(`metric url: ${JSON.stringify(url)} is not a plain http(s) URL`);
+  return curlProbeCommand(url, timeoutMs);
 }
 
 export interface ProbeResult {

@@ -1,6 +1,6 @@
 // Activity stubs with a timeout and retry policy chosen per activity.
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { Activities } from '../../activities';
 
 const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected'];
 /**
@@ -45,4 +45,14 @@ export const restoreOps = proxyActivities<Activities>({
 export const slackOps = proxyActivities<Activities>({
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1s', maximumAttempts: 4 },
+});
+
+/**
+ * Measurements are taken again at the next interval, never retried: a measurement that cannot
+ * be made counts as inconclusive, and the analysis's limits decide.
+ */
+export const analysisOps = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  heartbeatTimeout: HOST_HEARTBEAT,
+  retry: { maximumAttempts: 1 },
 });

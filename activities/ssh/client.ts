@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants, homedir } from 'node:os';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import type { HostSpec } from '../workflows/plan';
-import { quote } from './shell';
+import type { HostSpec } from '../../contract/spec';
+import { quote } from '../shell';
 
 export interface ExecResult {
   code: number;

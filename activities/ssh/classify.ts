@@ -1,17 +1,11 @@
 // Which failures are worth retrying. Anything that will fail the same way again is
 // turned into a non-retryable ApplicationFailure whose type the workflows and CLI can read.
 import { ApplicationFailure } from '@temporalio/common';
-import { HostKeyRejectedError, SshExecError } from './ssh';
-import { UnsafeInputError } from './shell';
+import { ACTIVITY_ERROR as ERROR_TYPE } from '../../contract/failures';
+import { UnsafeInputError } from '../shell';
+import { HostKeyRejectedError, SshExecError } from './client';
 
-export const ERROR_TYPE = {
-  unsafeInput: 'UnsafeInput',
-  hostKeyRejected: 'HostKeyRejected',
-  commandFailed: 'CommandFailed',
-  healthCheckFailed: 'HealthCheckFailed',
-  routerConfigRejected: 'RouterConfigRejected',
-  verifyFailed: 'VerifyFailed',
-} as const;
+export { ERROR_TYPE };
 
 /** Run an activity body; rethrow permanent errors as non-retryable failures. */
 export async function classify<T>(fn: () => Promise<T>, opts: { commandFailuresAreFinal?: boolean } = {}): Promise<T> {

@@ -1,28 +1,41 @@
-// The public surface of the workflows: signals, queries, search attributes and the shapes
-// they carry. Imported by workflows, the CLI and tests alike.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { Color, DeployRequest, Plan, RollbackRequest } from './plan';
+// The public surface of the workflows: signals, updates, queries and the shapes they carry.
+// Imported by workflows, the CLI and tests alike.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Measurement } from './analysis';
+import type { DeployRequest, RollbackRequest } from './requests';
+import type { Color, Plan, StrategyKind } from './spec';
 
 export const deploySignal = defineSignal<[DeployRequest]>('deploy');
 export const rollbackSignal = defineSignal<[RollbackRequest]>('rollback');
 export const stateQuery = defineQuery<EnvState>('state');
 export const progressQuery = defineQuery<ProgressEntry[]>('progress');
 
-export const SA = {
-  app: defineSearchAttributeKey('CutoverApp', SearchAttributeType.KEYWORD),
-  env: defineSearchAttributeKey('CutoverEnv', SearchAttributeType.KEYWORD),
-  version: defineSearchAttributeKey('CutoverVersion', SearchAttributeType.KEYWORD),
-  strategy: defineSearchAttributeKey('CutoverStrategy', SearchAttributeType.KEYWORD),
-  phase: defineSearchAttributeKey('CutoverPhase', SearchAttributeType.KEYWORD),
-  triggeredBy: defineSearchAttributeKey('CutoverTriggeredBy', SearchAttributeType.KEYWORD),
-} as const;
+/** A running canary tells its environment where it stands (shown by `state` and `cutover status`). */
+export const canaryProgressSignal = defineSignal<[{ deployId: string; canary: CanaryStatus }]>('canaryProgress');
 
-/** `temporal server start-dev --search-attribute` arguments for the keys above. */
-export const SEARCH_ATTRIBUTE_FLAGS: string[] = Object.values(SA).flatMap((k) => [
-  '--search-attribute',
-  `${k.name}=Keyword`,
-]);
+/** Manual control of a running canary, as Updates: the caller learns at once whether it was accepted. */
+export const promoteUpdate = defineUpdate<CanaryStatus, [{ full?: boolean; by: string }]>('promote');
+export const pauseUpdate = defineUpdate<CanaryStatus, [{ by: string }]>('pause');
+export const resumeUpdate = defineUpdate<CanaryStatus, [{ by: string }]>('resume');
+export const abortUpdate = defineUpdate<CanaryStatus, [{ by: string; reason?: string }]>('abort');
+export const canaryQuery = defineQuery<CanaryStatus>('canary');
+
+export interface CanaryStatus {
+  /** 0-based index of the step in force, and how many there are. */
+  step: number;
+  steps: number;
+  /** The canary's share of traffic now, 0-100. */
+  weight: number;
+  /** Held by `cutover pause` (the step's pause timer stops counting). */
+  paused: boolean;
+  /** Waiting at a pause without a duration, for `cutover promote`. */
+  awaitingPromotion: boolean;
+  /** ms since epoch when the current pause ends, if it has a duration and is not paused. */
+  pauseEndsAt: number | null;
+  phase: 'starting' | 'progressing' | 'promoting' | 'aborting' | 'done';
+  /** The latest measurement of each metric. */
+  lastMeasurements: Measurement[];
+}
 
 export interface ProgressEntry {
   /** Workflow time, ms since epoch. */
@@ -55,6 +68,9 @@ export interface QueuedOperation {
   id: string;
   version?: string;
   by: string;
+  strategy?: StrategyKind;
+  /** Set while a canary runs. */
+  canary?: CanaryStatus;
 }
 
 export interface FinishedOperation extends QueuedOperation {
@@ -98,17 +114,12 @@ export interface RollbackResult {
   cancelledDeploy?: string;
 }
 
-/** ApplicationFailure types used by the workflows; the CLI maps them to messages. */
-export const FAILURE = {
-  deployFailed: 'DeployFailed',
-  rollbackFailed: 'RollbackFailed',
-  nothingToRollBack: 'NothingToRollBack',
-  hostsDisagree: 'HostsDisagree',
-  /** Bad input found on the hosts (the CLI exits 2): nothing was changed. */
-  versionNotInstalled: 'VersionNotInstalled',
-} as const;
+export interface TeardownInput {
+  plan: Plan;
+  previous: PreviousColor;
+}
 
-export const childWorkflowIds = {
-  deploy: (app: string, env: string, key: string): string => `deploy/${app}/${env}/${key}`,
-  rollback: (app: string, env: string, key: string): string => `rollback/${app}/${env}/${key}`,
-};
+export interface TeardownResult {
+  outcome: Outcome;
+  reason?: string;
+}

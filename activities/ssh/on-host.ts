@@ -1,0 +1,20 @@
+// Running an activity body on a host over the worker's shared SSH connection.
+import { Context } from '@temporalio/activity';
+import { classify } from './classify';
+
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * Run an activity body on a host, heartbeating while it runs (also while it waits for a free
+ * SSH session): a worker killed mid-command is noticed after the heartbeat timeout, seconds,
+ * and the retry runs on another worker instead of waiting out the start-to-close timeout.
+ */
+export async function onHost<T>(fn: () => Promise<T>, opts?: Parameters<typeof classify>[1]): Promise<T> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await classify(fn, opts);
+  } finally {
+    clearInterval(beat);
+  }
+}

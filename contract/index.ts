@@ -1,0 +1,7 @@
+// The contract every other part imports; it imports nothing of ours.
+export * from './spec';
+export * from './requests';
+export * from './api';
+export * from './analysis';
+export * from './failures';
+export * from './search-attributes';

@@ -1,0 +1,90 @@
+// The canary's analysis: every metric measured at once, each measurement an activity; a metric
+// that fails `failureLimit` times in a row, or is inconclusive `inconclusiveLimit` times in a
+// row, ends the canary.
+import type { Measurement, QueryVars } from '../../contract/analysis';
+import { describeFailIf } from '../../contract/analysis';
+import type { AnalysisSpec, Color, HttpMetric, MetricSpec, Plan } from '../../contract/spec';
+import { analysisOps } from './activities';
+import { onEveryHost } from './hosts';
+import { reasonOf } from './journal';
+
+export interface Breach {
+  metric: string;
+  /** Why, with the measured values, e.g. `error-rate = 0.2 (fail if > 0.01), 1 time(s) in a row`. */
+  reason: string;
+  measurements: Measurement[];
+}
+
+const fmt = (v: number | null): string => (v === null ? 'no value' : Number.isInteger(v) ? String(v) : v.toPrecision(3));
+export const describeMeasurement = (m: Measurement): string => `${m.metric} = ${fmt(m.value)} (${m.threshold}): ${m.verdict}`;
+
+const thresholdOf = (m: MetricSpec): string => (m.kind === 'prometheus' ? describeFailIf(m.failIf) : `HTTP ${m.expectStatus} on every host`);
+
+export class Analysis {
+  private readonly streaks = new Map<string, { fail: number; inconclusive: number; last: Measurement[] }>();
+
+  constructor(
+    private readonly spec: AnalysisSpec,
+    private readonly plan: Plan,
+  ) {}
+
+  get hasMetrics(): boolean {
+    return this.spec.metrics.length > 0;
+  }
+
+  /** Start counting afresh (a new step). Streaks carry over between steps otherwise. */
+  reset(): void {
+    this.streaks.clear();
+  }
+
+  /** Measure every metric once, at the same time; returns the measurements and a breach, if any. */
+  async measure(vars: QueryVars, color: Color): Promise<{ measurements: Measurement[]; breach: Breach | null }> {
+    const measurements = await Promise.all(this.spec.metrics.map((m) => this.measureOne(m, vars, color)));
+    let breach: Breach | null = null;
+    for (const m of measurements) {
+      const s = this.streaks.get(m.metric) ?? { fail: 0, inconclusive: 0, last: [] };
+      if (m.verdict === 'pass') Object.assign(s, { fail: 0, inconclusive: 0, last: [] });
+      else if (m.verdict === 'fail') Object.assign(s, { fail: s.fail + 1, inconclusive: 0, last: [...s.last, m] });
+      else Object.assign(s, { inconclusive: s.inconclusive + 1, last: [...s.last, m] });
+      this.streaks.set(m.metric, s);
+      if (breach) continue;
+      if (s.fail >= this.spec.failureLimit) {
+        breach = { metric: m.metric, measurements: s.last, reason: `${describeMeasurement(m)}, ${s.fail} failed measurement(s) in a row (limit ${this.spec.failureLimit}): ${m.detail}` };
+      } else if (s.inconclusive >= this.spec.inconclusiveLimit) {
+        breach = { metric: m.metric, measurements: s.last, reason: `${m.metric} inconclusive ${s.inconclusive} time(s) in a row (limit ${this.spec.inconclusiveLimit}): ${m.detail}` };
+      }
+    }
+    return { measurements, breach };
+  }
+
+  private async measureOne(metric: MetricSpec, vars: QueryVars, color: Color): Promise<Measurement> {
+    const threshold = thresholdOf(metric);
+    try {
+      if (metric.kind === 'prometheus') {
+        return await analysisOps.measurePrometheus.executeWithOptions({ summary: `measure ${metric.name} of ${vars.version} (${threshold})` }, [{ metric, vars }]);
+      }
+      return combine(metric, await this.probeEveryHost(metric, color, vars.version));
+    } catch (err) {
+      return { metric: metric.name, verdict: 'inconclusive', value: null, threshold, detail: `could not measure: ${reasonOf(err)}` };
+    }
+  }
+
+  private probeEveryHost(metric: HttpMetric, color: Color, version: string): Promise<Measurement[]> {
+    const slots = this.plan.platform.slots;
+    return onEveryHost(this.plan, (host) =>
+      analysisOps.probeSlot.executeWithOptions({ summary: `measure ${metric.name} of ${version} on ${host.name} (HTTP ${metric.expectStatus})` }, [{ host, slots, color, metric }]),
+    );
+  }
+}
+
+/** One verdict for an HTTP metric over every host: any fail fails, else any inconclusive. */
+function combine(metric: HttpMetric, perHost: Measurement[]): Measurement {
+  const worst = perHost.find((m) => m.verdict === 'fail') ?? perHost.find((m) => m.verdict === 'inconclusive') ?? perHost[0];
+  return {
+    metric: metric.name,
+    verdict: worst?.verdict ?? 'inconclusive',
+    value: worst?.value ?? null,
+    threshold: thresholdOf(metric),
+    detail: perHost.map((m) => m.detail).join('; '),
+  };
+}

@@ -1,0 +1,67 @@
+// How a deploy ends when it does not succeed: refused before anything changed, or failed (or
+// cancelled) and rolled back by its saga. Shared by every strategy.
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { FAILURE } from '../../contract/failures';
+import type { DeployRequest } from '../../contract/requests';
+import type { Color } from '../../contract/spec';
+import { reasonOf, type Journal } from './journal';
+import type { Saga } from './saga';
+
+export interface Live {
+  color: Color;
+  version: string | null;
+}
+
+/** Say in the journal and in Slack that the deploy was refused and nothing was changed. */
+export async function refuse(request: DeployRequest, journal: Journal, err: unknown): Promise<void> {
+  const why = reasonOf(err);
+  const refusal = why.includes('nothing was changed') ? why : `${why}; nothing was changed`;
+  journal.step('refused', `deploy refused: ${refusal}`);
+  await journal.open(`:no_entry: ${request.plan.app}/${request.plan.env}: deploy of ${request.version} by ${request.trigger.by} refused: ${refusal}`);
+}
+
+export interface FailureInput {
+  request: DeployRequest;
+  journal: Journal;
+  saga: Saga;
+  err: unknown;
+  live: Live | null;
+  /** Whether traffic had moved (the Slack event is `rolled-back`, else `failed`). */
+  details: { switched: boolean } & Record<string, unknown>;
+  /** Failure type and reason, when not a plain DeployFailed with the error's reason. */
+  type?: string;
+  reason?: string;
+}
+
+/**
+ * Undo what the deploy did, tell people, and return the error to throw: the cancellation itself
+ * when cancelled, else a non-retryable ApplicationFailure.
+ */
+export async function deployFailure(f: FailureInput): Promise<unknown> {
+  const { request, journal, live } = f;
+  const where = `${request.plan.app}/${request.plan.env}`;
+  const reason = f.reason ?? reasonOf(f.err);
+  const cancelled = isCancellation(f.err);
+  let kept = live ? `${live.color} (${live.version ?? '?'}) still serving` : 'nothing was serving before';
+  try {
+    await f.saga.compensate();
+  } catch (undoErr) {
+    kept = `CLEANUP FAILED, check the hosts: ${reasonOf(undoErr)}`;
+  }
+  const what = cancelled ? 'cancelled' : 'failed';
+  journal.step(cancelled ? 'cancelled' : 'failed', `deploy ${what}: ${reason}; ${kept}`);
+  await CancellationScope.nonCancellable(() =>
+    journal.notify(
+      f.details.switched ? 'rolled-back' : 'failed',
+      `:x: deploy ${what} - rolled back: ${reason}. ${kept}.`,
+      `:x: ${where}: deploy of ${request.version} ${what} - rolled back; ${kept}`,
+    ),
+  );
+  if (cancelled) return f.err;
+  return ApplicationFailure.create({
+    type: f.type ?? FAILURE.deployFailed,
+    message: `deploy of ${request.version} to ${where} failed - rolled back: ${reason}`,
+    nonRetryable: true,
+    details: [f.details],
+  });
+}

@@ -1,0 +1,58 @@
+// Workflow steps on the slots of every host: check a version is there, empty the idle slot,
+// start a version in it, health-check it, stop a colour.
+import { ApplicationFailure } from '@temporalio/workflow';
+import { FAILURE } from '../../contract/failures';
+import type { Color, Plan } from '../../contract/spec';
+import { healthOps, hostOps, restoreOps } from './activities';
+import { onEveryHost } from './hosts';
+import type { Journal } from './journal';
+
+/** Before anything changes: a version missing on any host is refused as bad input. */
+export async function checkVersionInstalled(plan: Plan, version: string, journal: Journal): Promise<void> {
+  journal.step('checking', `checking that ${version} is installed on every host`);
+  const { slots } = plan.platform;
+  const results = await onEveryHost(plan, (host) =>
+    hostOps.checkInstalled.executeWithOptions({ summary: `is ${version} installed on ${host.name}` }, [{ host, slots, version }]),
+  );
+  const missing = results.filter((r) => !r.installed);
+  if (missing.length > 0) {
+    throw ApplicationFailure.create({
+      type: FAILURE.versionNotInstalled,
+      nonRetryable: true,
+      message: `version ${version} is not installed on ${missing.map((m) => `${m.host} (slots.installed: ${m.detail})`).join(', ')}; nothing was changed. Install ${version} on every host first, or deploy a version that exists`,
+    });
+  }
+}
+
+export async function prepareIdleSlot(plan: Plan, color: Color, journal: Journal): Promise<void> {
+  journal.step('preparing', `stopping whatever runs in ${color} on every host`);
+  await onEveryHost(plan, (host) =>
+    hostOps.stopSlot.executeWithOptions({ summary: `stop ${color} on ${host.name}` }, [{ host, slots: plan.platform.slots, color }]),
+  );
+}
+
+export async function startNewVersion(plan: Plan, color: Color, version: string, journal: Journal): Promise<void> {
+  journal.step('starting', `starting ${version} in ${color} on every host`);
+  await onEveryHost(plan, (host) =>
+    hostOps.startSlot.executeWithOptions({ summary: `start ${version} in ${color} on ${host.name}` }, [
+      { host, slots: plan.platform.slots, color, version },
+    ]),
+  );
+}
+
+export async function healthCheckNewVersion(plan: Plan, color: Color, version: string, journal: Journal): Promise<void> {
+  const h = plan.health;
+  journal.step('health-check', `checking ${color} (${version}) on every host: ${h.path} must answer ${h.expectStatus} under ${h.timeoutMs} ms, up to ${h.attempts} tries`);
+  await onEveryHost(plan, (host) =>
+    healthOps.checkHealth.executeWithOptions({ summary: `health-check ${color} on ${host.name}` }, [
+      { host, slots: plan.platform.slots, color, version, health: h },
+    ]),
+  );
+}
+
+/** Stop a colour on every host, retrying until every host has (cleanup must not give up). */
+export async function stopColour(plan: Plan, color: Color, summary: (host: string) => string): Promise<void> {
+  await onEveryHost(plan, (host) =>
+    restoreOps.stopSlot.executeWithOptions({ summary: summary(host.name) }, [{ host, slots: plan.platform.slots, color }]),
+  );
+}

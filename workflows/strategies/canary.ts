@@ -1,0 +1,295 @@
+// The canary runbook: start the new version in the idle colour on every host and health-check
+// it, as blue-green does; then give it a growing share of every router's traffic step by step
+// (nginx's weighted round robin), measuring its metrics every interval while a step pauses. A
+// breach, too many inconclusive measurements or `cutover abort` puts every host back on the
+// stable colour at once and stops the canary. At 100% the old colour is kept for the teardown
+// window, as after blue-green.
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import {
+  abortUpdate,
+  canaryQuery,
+  pauseUpdate,
+  promoteUpdate,
+  resumeUpdate,
+  type CanaryStatus,
+  type DeployResult,
+} from '../../contract/api';
+import { FAILURE } from '../../contract/failures';
+import type { DeployRequest } from '../../contract/requests';
+import { SA } from '../../contract/search-attributes';
+import { otherColor, type CanaryStep, type CanaryStrategy, type Color } from '../../contract/spec';
+import { Analysis, describeMeasurement } from '../steps/analysis';
+import { canaryReporter } from '../steps/canary-status';
+import { hostNames } from '../steps/hosts';
+import { Journal } from '../steps/journal';
+import { deployFailure, refuse, type Live } from '../steps/outcome';
+import { readLiveColour, restoreTraffic, shiftTraffic, switchTraffic, verifyTraffic } from '../steps/router';
+import { Saga } from '../steps/saga';
+import { checkVersionInstalled, healthCheckNewVersion, prepareIdleSlot, startNewVersion, stopColour } from '../steps/slots';
+
+export interface CanaryInput {
+  request: DeployRequest;
+}
+
+/** The configured steps, ending at 100% (appended when the last step does not get there). */
+export function canarySteps(strategy: CanaryStrategy): CanaryStep[] {
+  const steps = [...strategy.steps];
+  const last = [...steps].reverse().find((s) => s.weight !== undefined);
+  if (last?.weight !== 100) steps.push({ weight: 100 });
+  return steps;
+}
+
+/** Thrown inside the steps when the canary must end; the saga then puts traffic back. */
+class CanaryEnd extends Error {
+  constructor(
+    readonly type: string,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResult> {
+  const { plan, version, deployId } = request;
+  if (plan.strategy.kind !== 'canary') {
+    throw ApplicationFailure.nonRetryable(`canaryDeploy got a ${plan.strategy.kind} plan`, FAILURE.deployFailed);
+  }
+  const strategy = plan.strategy;
+  const where = `${plan.app}/${plan.env}`;
+  const journal = new Journal(plan.slackChannel, deployId);
+  const hosts = hostNames(plan);
+
+  journal.step('reading', `reading which colour each of ${hosts.length} host(s) serves`);
+  let live: Live | null;
+  try {
+    live = await readLiveColour(plan);
+    if (plan.platform.slots.installed) await checkVersionInstalled(plan, version, journal);
+  } catch (err) {
+    if (!isCancellation(err)) await refuse(request, journal, err);
+    throw err;
+  }
+  // Nothing live yet: there is nothing to compare with or fall back to, so it goes straight to 100%.
+  const steps = live ? canarySteps(strategy) : [{ weight: 100 }];
+  const target: Color = live ? otherColor(live.color) : 'blue';
+  const stable = live ? { color: live.color, version: live.version ?? 'unknown' } : null;
+  const from = stable ? `${stable.color} (${stable.version})` : 'nothing';
+  const plannedWeights = steps.filter((s) => s.weight !== undefined).map((s) => `${s.weight}%`).join(' → ');
+
+  const status: CanaryStatus = {
+    step: 0,
+    steps: steps.length,
+    weight: 0,
+    paused: false,
+    awaitingPromotion: false,
+    pauseEndsAt: null,
+    phase: 'starting',
+    lastMeasurements: [],
+  };
+  const asked = { promote: false, full: false, abort: null as string | null, changed: 0 };
+  const tell = canaryReporter(deployId);
+  const report = () => tell(status);
+  registerControls(status, asked);
+
+  await journal.open(`:hatching_chick: ${where}: canary of ${version} in ${target} (${plannedWeights}; stable: ${from}) by ${request.trigger.by}`);
+  await journal.notify('started', `Canary ${version} started: ${from} → ${target} on ${hosts.join(', ')}, steps ${plannedWeights}`);
+
+  const analysis = new Analysis(strategy.analysis, plan);
+  const vars = { app: plan.app, env: plan.env, version, color: target, stableVersion: stable?.version ?? 'none' };
+  const saga = new Saga();
+  let switched = false;
+
+  /** Hold a pause: measure every interval, follow promote/pause/resume/abort, end with a measurement. */
+  async function hold(durationMs: number | undefined): Promise<void> {
+    let remaining = durationMs;
+    let measured = false;
+    status.awaitingPromotion = remaining === undefined;
+    for (;;) {
+      if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
+      if (asked.promote) {
+        asked.promote = false;
+        journal.step('promoted', asked.full ? `promoted to 100% by hand` : `promoted by hand past step ${status.step + 1}`);
+        break;
+      }
+      const measuring = status.weight > 0 && analysis.hasMetrics;
+      if (remaining !== undefined && remaining <= 0 && !status.paused && (measured || !measuring)) break;
+      const interval = strategy.analysis.intervalMs;
+      const wait = status.paused || remaining === undefined ? interval : Math.min(interval, Math.max(remaining, 0));
+      status.pauseEndsAt = status.paused || remaining === undefined ? null : Date.now() + remaining;
+      report();
+      const seen = asked.changed;
+      const started = Date.now();
+      const interrupted = await condition(() => asked.changed !== seen, wait, {
+        summary: status.paused ? `paused by hand at ${status.weight}%` : remaining === undefined ? `at ${status.weight}%: waiting for cutover promote` : `at ${status.weight}% for ${Math.round(remaining / 1000)}s more`,
+      });
+      if (!status.paused && remaining !== undefined) remaining -= Date.now() - started;
+      if (interrupted || !measuring) continue;
+      const { measurements, breach } = await analysis.measure(vars, target);
+      measured = true;
+      status.lastMeasurements = measurements;
+      journal.step('analysis', `at ${status.weight}%: ${measurements.map(describeMeasurement).join('; ')}`);
+      if (breach) throw new CanaryEnd(FAILURE.canaryFailed, `analysis failed at ${status.weight}%: ${breach.reason}`);
+    }
+    status.awaitingPromotion = false;
+    status.pauseEndsAt = null;
+  }
+
+  async function setWeight(weight: number): Promise<void> {
+    if (!stable) return;
+    journal.step('shifting', `sending ${weight}% of the traffic to ${target} (${version}) on every host`);
+    await shiftTraffic(plan, stable, { color: target, version }, weight);
+    status.weight = weight;
+    upsertSearchAttributes([{ key: SA.weight, value: weight }]);
+    report();
+    await journal.notify(`weight-${weight}`, `Canary ${version} takes ${weight}% of the traffic`);
+  }
+
+  async function promoteFully(): Promise<void> {
+    status.phase = 'promoting';
+    report();
+    switched = true;
+    await switchTraffic(plan, target, version, stable?.color, journal);
+    status.weight = 100;
+    upsertSearchAttributes([{ key: SA.weight, value: 100 }]);
+    await journal.notify('switched', `Traffic switched to ${target} (${version}) on ${hosts.join(', ')}; verifying`);
+    await verifyTraffic(plan, version, journal);
+  }
+
+  try {
+    const stopCanary = saga.push(`stop ${target}`, async () => {
+      journal.step('cleaning-up', `stopping ${target} on every host`);
+      await stopColour(plan, target, (host) => `stop ${target} on ${host}`);
+    });
+    await prepareIdleSlot(plan, target, journal);
+    await startNewVersion(plan, target, version, journal);
+    await healthCheckNewVersion(plan, target, version, journal);
+    if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
+
+    if (stable) {
+      saga.push(`every host back to ${stable.color}`, async () => {
+        status.phase = 'aborting';
+        journal.step('restoring', `every host back to 100% ${stable.color} (${stable.version})`);
+        await restoreTraffic(plan, stable, (host) => `nginx on ${host}: back to 100% ${stable.color}`);
+        status.weight = 0;
+        upsertSearchAttributes([{ key: SA.weight, value: 0 }]);
+      });
+    } else {
+      stopCanary.forget();
+    }
+    status.phase = 'progressing';
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      status.step = i;
+      if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
+      if (step.weight === 100 || asked.full) break;
+      if (step.weight !== undefined && step.weight !== status.weight) await setWeight(step.weight);
+      if (step.pause) await hold(step.pause.durationMs);
+      // Paused by hand between pauses: hold here until resumed (still measuring).
+      if (status.paused || asked.abort !== null) await hold(0);
+      if (asked.full) break;
+    }
+    status.step = steps.length - 1;
+    await promoteFully();
+  } catch (err) {
+    const end = err instanceof CanaryEnd ? err : null;
+    status.phase = 'aborting';
+    report();
+    throw await deployFailure({
+      request,
+      journal,
+      saga,
+      err,
+      live,
+      details: { switched: switched || status.weight > 0, target, live, weight: status.weight, measurements: status.lastMeasurements },
+      ...(end ? { type: end.type, reason: end.reason } : {}),
+    });
+  }
+
+  status.phase = 'done';
+  report();
+  journal.step('live', `${version} serves all traffic on ${target}`);
+  await journal.notify('done', `:white_check_mark: ${version} is live on ${target}`, `:white_check_mark: ${where}: ${version} live on ${target} (canary)`);
+  await condition(allHandlersFinished);
+  return {
+    deployId,
+    version,
+    color: target,
+    hosts,
+    previous: stable,
+    slackThread: journal.slackThread,
+  };
+}
+
+/** promote / pause / resume / abort, as Updates whose validators reject what cannot be done now. */
+function registerControls(status: CanaryStatus, asked: { promote: boolean; full: boolean; abort: string | null; changed: number }): void {
+  const ended = (): string | null =>
+    status.phase === 'done' ? 'the canary is already at 100%' : status.phase === 'aborting' || asked.abort !== null ? 'the canary is being rolled back' : status.phase === 'promoting' ? 'the canary is being switched to 100%' : null;
+  const poke = (): CanaryStatus => {
+    asked.changed++;
+    return status;
+  };
+  setHandler(canaryQuery, () => status);
+  setHandler(
+    promoteUpdate,
+    ({ full }) => {
+      if (full) asked.full = true;
+      asked.promote = true;
+      return poke();
+    },
+    {
+      validator: ({ full }) => {
+        const no = ended();
+        if (no) throw new Error(`nothing to promote: ${no}`);
+        if (status.phase === 'starting' && !full) throw new Error('nothing to promote yet: the canary is still starting (use --full to go to 100% once it is healthy)');
+        if (asked.promote) throw new Error('a promotion is already under way');
+      },
+    },
+  );
+  setHandler(
+    pauseUpdate,
+    (_req) => {
+      status.paused = true;
+      return poke();
+    },
+    {
+      validator: (_req) => {
+        const no = ended();
+        if (no) throw new Error(`cannot pause: ${no}`);
+        if (status.paused) throw new Error('the canary is already paused');
+      },
+    },
+  );
+  setHandler(
+    resumeUpdate,
+    (_req) => {
+      status.paused = false;
+      return poke();
+    },
+    {
+      validator: (_req) => {
+        const no = ended();
+        if (no) throw new Error(`cannot resume: ${no}`);
+        if (!status.paused) throw new Error('the canary is not paused');
+      },
+    },
+  );
+  setHandler(
+    abortUpdate,
+    ({ by, reason }) => {
+      asked.abort = `aborted by ${by}${reason ? `: ${reason}` : ''}`;
+      return poke();
+    },
+    {
+      validator: (_req) => {
+        const no = ended();
+        if (no) throw new Error(`cannot abort: ${no}${status.phase === 'done' ? '; use cutover rollback' : ''}`);
+      },
+    },
+  );
+}
