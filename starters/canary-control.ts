@@ -16,7 +16,6 @@ import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
 import { connectTemporal, workflowUrl } from './temporal';
 import { triggerFromEnv } from './trigger';
 
-
 /** The canary handles its Updates at once; longer means no worker runs it. */
 const UPDATE_TIMEOUT_MS = 10_000;
 const MAX_REASON = 500;
@@ -69,7 +68,7 @@ export async function controlCanary(
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const reason = refusalReason(err);
-      out.error(refusedLine(action, target, reason));
+      out.error(refusedLine(target, reason));
       out.error(via.url);
       return { exitCode: EXIT.badInput, report: { ...base, refused: true, error: reason } };
     }
@@ -96,7 +95,8 @@ export async function canaryControlCommand(
 ): Promise<Outcome> {
   checkNames({ app, env });
   const action: CanaryAction = request.action;
-  const checked: CanaryRequest = request.action === 'abort' ? { action: 'abort', ...optionalReason(checkReason(request.reason)) } : request;
+  const reason = request.action === 'abort' ? checkReason(request.reason) : undefined;
+  const checked: CanaryRequest = request.action === 'abort' ? { action: 'abort', ...(reason !== undefined ? { reason } : {}) } : request;
   const settings = settingsWithoutPlan(g, io);
   const envId = envWorkflowId(app, env);
   const t = await connectTemporal(settings);
@@ -113,5 +113,3 @@ export async function canaryControlCommand(
     await t.close().catch(() => undefined);
   }
 }
-
-const optionalReason = (reason: string | undefined): { reason?: string } => (reason !== undefined ? { reason } : {});

@@ -1,7 +1,7 @@
 // Which canary `cutover promote | pause | resume | abort` talks to, and the one line each ends
 // with. Pure functions of their arguments (the status lines are in format.ts).
 import type { CanaryStatus, CanaryStrategy, EnvState, LiveColor, Plan } from '../contract';
-import { canaryColour, stableColour } from './format';
+import { canaryInto, stableColour } from './format';
 
 export type CanaryAction = 'promote' | 'pause' | 'resume' | 'abort';
 
@@ -39,9 +39,9 @@ export function nothingToControl(action: CanaryAction, why: string): string {
   return `nothing to ${action}: ${why}`;
 }
 
-/** The reply when the canary's validator refused the request: its own reason, which says why. */
-export function refusedLine(action: CanaryAction, t: Pick<CanaryTarget, 'app' | 'env' | 'id'>, reason: string): string {
-  return `cannot ${action} ${t.app}/${t.env} canary ${t.id}: ${reason}`;
+/** The reply when the canary's validator refused the request: its own reason (which names the action), then which canary. */
+export function refusedLine(t: Pick<CanaryTarget, 'app' | 'env' | 'id'>, reason: string): string {
+  return `${reason} (${t.app}/${t.env} canary ${t.id})`;
 }
 
 const stepOf = (s: CanaryStatus): string => `step ${s.step + 1}/${s.steps} (${s.weight}%)`;
@@ -72,7 +72,7 @@ export function acceptedLine(request: CanaryRequest, t: CanaryTarget, status: Ca
   switch (request.action) {
     case 'promote': {
       const heldNote = status.paused ? '; it is paused by hand, so it moves on after cutover resume' : '';
-      if (starting) return `promoted ${who}: to 100% once ${canaryColour(t.live)} is healthy${heldNote}`;
+      if (starting) return `promoted ${who}: to 100% once ${canaryInto(t.version, t.live)} is healthy${heldNote}`;
       const strategy = t.plan?.strategy.kind === 'canary' ? t.plan.strategy : undefined;
       const next = request.full ? { step: status.steps - 1, weight: 100 } : stepAfter(status, strategy);
       const to = next === undefined ? `step ${status.step + 2}/${status.steps}` : next.weight === 100 ? '100%' : stepOf({ ...status, ...next });
@@ -88,9 +88,8 @@ export function acceptedLine(request: CanaryRequest, t: CanaryTarget, status: Ca
     }
     case 'abort': {
       const why = request.reason ? ` (reason: ${request.reason})` : '';
-      if (starting) return `aborting ${who} while it starts: ${canaryColour(t.live)} is stopped before it takes any traffic${why}`;
-      const back = t.live ? `every host goes back to ${stableColour(t.live)}` : `${canaryColour(t.live)} is stopped`;
-      return `aborting ${who} at ${stepOf(status)}: ${back}${why}`;
+      if (starting) return `aborting ${who} while it starts: ${canaryInto(t.version, t.live)} is stopped before it takes any traffic${why}`;
+      return `aborting ${who} at ${stepOf(status)}: every host goes back to ${stableColour(t.live)}${why}`;
     }
   }
 }

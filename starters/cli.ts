@@ -77,7 +77,7 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
 
   program
     .command('status')
-    .description('what is live, what is kept for rollback, what is queued')
+    .description('what is live, what is kept for rollback, what is queued, where a running canary stands')
     .argument('<app>')
     .argument('<env>')
     .action((app: string, env: string) => run((g, out) => statusCommand(app, env, g, io, out)));

@@ -75,8 +75,12 @@ export function formatOutcome(op: FinishedOperation, now: number): string {
   return `${when}  ${what} by ${op.by}  ${op.id}${op.reason ? `\n      ${op.reason}` : ''}`;
 }
 
-/** The colour a canary goes into: the idle one, or blue when nothing is live yet. */
-export const canaryColour = (live: LiveColor | null): string => (live ? otherColor(live.color) : 'blue');
+/**
+ * `green (v2)`: where a canary goes. The colour is named only when the environment knows what is
+ * live; without that record (hosts set up by hand) the canary reads the colour from the hosts.
+ */
+export const canaryInto = (version: string | undefined, live: LiveColor | null): string =>
+  live ? `${otherColor(live.color)} (${version ?? '?'})` : (version ?? 'the new version');
 
 /** `blue (v1)`: what a rolled-back canary leaves serving. */
 export const stableColour = (live: LiveColor | null): string => (live ? `${live.color} (${live.version})` : 'the stable colour');
@@ -91,7 +95,7 @@ export function formatMeasurement(m: Measurement): string {
 
 /** The `canary:` lines of `cutover status` for a running canary deploy. */
 export function formatCanary(op: QueuedOperation, live: LiveColor | null, now: number): string[] {
-  const into = `${canaryColour(live)} (${op.version ?? '?'})`;
+  const into = canaryInto(op.version, live);
   const c = op.canary;
   if (!c || c.phase === 'starting') return [`canary:    starting ${into}: no traffic until it is healthy`];
   if (c.phase === 'promoting') return [`canary:    switching all traffic to ${into}`];

@@ -1,12 +1,16 @@
 // The `cutover` CLI as a real process: exit codes and messages for the cases that need no
 // running deploy (those are covered end to end elsewhere).
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { TASK_QUEUE } from '../../contract';
+import { startDevServer, type DevServer } from '../../sandbox/devserver';
+import { WorkerProcess } from '../support/world';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'cutover');
@@ -141,4 +145,88 @@ test('usage errors → 2', async () => {
   const help = await cutover(['--help'], workdir());
   assert.equal(help.code, 0);
   assert.match(help.stdout, /deploy \[options\] <app> <env> <version>/);
+});
+
+// ---- canary controls: promote | pause | resume | abort ----------------------------------------
+// The accepted and refused paths need a running canary on real hosts; they are in the canary
+// integration test. Here: nothing to control, and Temporal unreachable.
+
+test('promote | pause | resume | abort: Temporal unreachable → 3 within a few seconds', async () => {
+  const port = await closedPort();
+  for (const args of [['promote', 'shop', 'prod', '--full'], ['pause', 'shop', 'prod'], ['resume', 'shop', 'prod'], ['abort', 'shop', 'prod', '--reason', 'p99']]) {
+    const r = await cutover([...args, '--address', `127.0.0.1:${port}`], workdir());
+    assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`cannot reach Temporal at 127\\.0\\.0\\.1:${port}: connection refused`));
+    assert.ok(r.ms < 10_000, `${args[0]} took ${r.ms} ms`);
+  }
+  const json = await cutover(['--json', 'promote', 'shop', 'prod'], workdir(), { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+  assert.equal(json.code, 3);
+  const report = JSON.parse(json.stdout) as { ok: boolean; exitCode: number; error: string };
+  assert.deepEqual([report.ok, report.exitCode], [false, 3]);
+  assert.match(report.error, /cannot reach Temporal/);
+});
+
+test('promote | pause | resume | abort: bad names and an empty --reason → 2, before any connection', async () => {
+  const bad = await cutover(['promote', 'shop;rm', 'prod', '--address', '127.0.0.1:1'], workdir());
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^app: "shop;rm" is not allowed/m);
+  const empty = await cutover(['abort', 'shop', 'prod', '--reason', ' ', '--address', '127.0.0.1:1'], workdir());
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /^--reason: the text is empty; give a reason or leave the option out$/m);
+  const help = await cutover(['--help'], workdir());
+  assert.match(help.stdout, /blue-green and canary deploys/);
+  for (const c of ['promote [options] <app> <env>', 'pause <app> <env>', 'resume <app> <env>', 'abort [options] <app> <env>']) assert.ok(help.stdout.includes(c), c);
+});
+
+describe('canary controls against a dev server', () => {
+  let dir: string;
+  let server: DevServer | undefined;
+  let worker: WorkerProcess | undefined;
+  let connection: Connection | undefined;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cutover-cli-canary-'));
+    server = await startDevServer({ dir });
+    worker = new WorkerProcess(dir, { TEMPORAL_ADDRESS: server.address });
+    await worker.start();
+    connection = await Connection.connect({ address: server.address });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await connection?.close();
+    await server?.stop();
+  });
+
+  const run = (args: string[]): Promise<Run> => cutover(['--address', server!.address, ...args], workdir(), { USER: 'carol' });
+
+  test('an environment nobody deployed to → 2 naming it', async () => {
+    const r = await run(['promote', 'shop', 'prod']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr.trim(), 'nothing to promote: no canary is running in shop/prod (nothing is running)');
+  });
+
+  test('an environment with nothing running → 2 naming it, also under --json', async () => {
+    const client = new Client({ connection: connection! });
+    await client.workflow.start('environmentWorkflow', { workflowId: 'env/shop/staging', taskQueue: TASK_QUEUE, args: [{ app: 'shop', env: 'staging' }] });
+    const status = await run(['status', 'shop', 'staging']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^running: {3}nothing$/m);
+    for (const action of ['promote', 'pause', 'resume', 'abort']) {
+      const r = await run([action, 'shop', 'staging']);
+      assert.equal(r.code, 2, `${action}: ${r.stderr}`);
+      assert.equal(r.stderr.trim(), `nothing to ${action}: no canary is running in shop/staging (nothing is running)`);
+    }
+    const json = await run(['--json', 'abort', 'shop', 'staging', '--reason', 'p99 too high']);
+    assert.equal(json.code, 2);
+    const report = JSON.parse(json.stdout) as { ok: boolean; exitCode: number; error: string; id: string };
+    assert.deepEqual(report, {
+      ok: false,
+      exitCode: 2,
+      error: 'nothing to abort: no canary is running in shop/staging (nothing is running)',
+      id: 'env/shop/staging',
+      url: 'http://127.0.0.1:8233/namespaces/default/workflows/env%2Fshop%2Fstaging',
+    });
+  });
 });
