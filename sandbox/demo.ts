@@ -17,12 +17,13 @@ import { processIo, type Io } from '../starters/output';
 import { createCutoverWorker } from '../workers/worker';
 import { startSandbox, writeSandboxConfig, type Sandbox, type SandboxConfigOptions } from './config';
 import { startLoad } from './load';
-import { canConnect } from './procs';
+import { canConnect, killDaemonsNow } from './procs';
 import { startDevServer } from './devserver';
 import { startPrometheus, type SandboxPrometheus } from './prometheus';
 import { freePort, type Behaviour } from './world';
 
-const root = resolve(__dirname, '..', '.cutover');
+// CUTOVER_DEMO_DIR lets a test run a demo of its own without touching a developer's.
+const root = resolve(process.env.CUTOVER_DEMO_DIR ?? join(__dirname, '..', '.cutover'));
 const exitWhenDone = process.argv.includes('--exit');
 const canaryMode = process.argv.includes('--canary');
 const say = (line: string): void => console.log(`[demo] ${line}`);
@@ -156,7 +157,10 @@ function demoLogger(): DefaultLogger {
 }
 
 async function run(): Promise<number> {
-  Runtime.install({ logger: demoLogger() });
+  // The demo stops the worker itself on Ctrl-C, after which it stops the hosts and the server;
+  // the SDK's own signal handling would start draining the worker under it.
+  Runtime.install({ logger: demoLogger(), shutdownSignals: [] });
+  const stopping = onStopSignals();
   say('starting the Temporal dev server (database .cutover/temporal.db)');
   const server = await startDevServer({ dir: root, port: await portOr(7233), uiPort: await portOr(8233) });
   const base = join(root, 'sandbox');
@@ -178,14 +182,19 @@ async function run(): Promise<number> {
   const connection = await NativeConnection.connect({ address: server.address });
   const worker = await createCutoverWorker({ connection });
   const running = worker.run();
-  const stop = async (): Promise<void> => {
-    worker.worker.shutdown();
-    await running.catch(() => undefined);
-    await connection.close();
-    await prometheus?.stop();
-    await sandbox.stop();
-    await server.stop();
-  };
+  const stop = once(async (): Promise<void> => {
+    await everyStep([
+      ['worker', async () => {
+        if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
+        await running;
+      }],
+      ['connection', () => connection.close()],
+      ['prometheus', async () => prometheus?.stop()],
+      ['hosts', () => sandbox.stop()],
+      ['temporal', () => server.stop()],
+    ]);
+  });
+  void stopping.then(() => stop());
   try {
     const config = writeSandboxConfig(join(root, 'cutover.yml'), sandbox.hosts, {
       app: 'shop',
@@ -201,16 +210,48 @@ async function run(): Promise<number> {
       return code;
     }
     say('running until Ctrl-C');
-    await new Promise<void>((done) => {
-      process.once('SIGINT', done);
-      process.once('SIGTERM', done);
-    });
+    await stopping;
     await stop();
+    say('stopped: worker, hosts, Temporal');
     return code;
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one kills every process the demo started, at once. */
+function onStopSignals(): Promise<void> {
+  return new Promise((resolve) => {
+    let signals = 0;
+    const on = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals === 1) {
+        say(`${sig}: stopping the worker, the hosts and Temporal (again to force)`);
+        resolve();
+        return;
+      }
+      say(`${sig} again: killing everything the demo started`);
+      killDaemonsNow();
+      process.exit(130);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+const once = <T>(fn: () => Promise<T>): (() => Promise<T>) => {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+};
+
+/** Run every cleanup step even when one fails; report the failures after. */
+async function everyStep(steps: [string, () => Promise<unknown>][]): Promise<void> {
+  const failed: string[] = [];
+  for (const [what, step] of steps) {
+    await step().catch((err: unknown) => failed.push(`${what}: ${err instanceof Error ? err.message : String(err)}`));
+  }
+  if (failed.length > 0) console.error(`[demo] cleanup problems:\n${failed.join('\n')}`);
 }
 
 run().then(

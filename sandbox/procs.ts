@@ -59,12 +59,29 @@ export interface Daemon {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Process groups of the daemons still running, for killDaemonsNow(). */
+const liveGroups = new Set<number>();
+
+/** SIGKILL every daemon's process group at once: the forced stop (a second Ctrl-C). */
+export function killDaemonsNow(): void {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  liveGroups.clear();
+}
+
 /** Spawn a long-running child in its own process group, stdout+stderr appended to logFile. */
 export function spawnDaemon(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Daemon {
   const fd = openSync(logFile, 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
   closeSync(fd);
   let running = true;
+  const pid = child.pid;
+  if (pid !== undefined) liveGroups.add(pid);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       running = false;
@@ -94,6 +111,7 @@ export function spawnDaemon(cmd: string, args: string[], logFile: string, env?: 
       await exited;
       clearTimeout(timer);
       signalGroup('SIGKILL'); // stragglers of the group (workers)
+      if (pid !== undefined) liveGroups.delete(pid);
     },
   };
 }

@@ -138,7 +138,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
           args: [{ request }],
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
           staticSummary: `${strategy.label} deploy of ${request.version} to ${state.app}/${state.env} by ${request.trigger.by}`,
-          memo: { plan: request.plan, trigger: request.trigger },
+          memo: { plan: planMemo(request.plan), trigger: request.trigger },
           typedSearchAttributes: [
             { key: SA.app, value: state.app },
             { key: SA.env, value: state.env },
@@ -269,4 +269,18 @@ function carriedState(input: EnvironmentInput): EnvState | undefined {
   const carried = input.carried?.state;
   if (!carried) return undefined;
   return { ...carried, plan: carried.plan ? (upgradeLegacyPlan(carried.plan) as Plan) : null };
+}
+
+/**
+ * What the Temporal UI shows of a deploy's plan: enough to tell what it does and where, under
+ * the memo's size limit (the whole plan, with a canary's queries, is over it).
+ */
+function planMemo(plan: Plan): Record<string, unknown> {
+  const { strategy } = plan;
+  return {
+    hosts: plan.platform.hosts.map((h) => `${h.name} (${h.address})`),
+    router: plan.router.kind,
+    strategy: strategy.kind === 'canary' ? { kind: 'canary', steps: strategy.steps, metrics: strategy.analysis.metrics.map((m) => m.name), intervalMs: strategy.analysis.intervalMs } : strategy,
+    teardownDelayMs: plan.teardownDelayMs,
+  };
 }

@@ -1,0 +1,68 @@
+// `npm run demo` as a person runs it: started in a terminal (its own process group), Ctrl-C
+// after the deploy. Nothing it started may be left running, and no port it opened left open.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { canConnect, cmdlineOf, sleep } from '../../sandbox/procs';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** Every process whose command line mentions `dir`. */
+function processesUnder(dir: string): string[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map((pid) => `${pid} ${cmdlineOf(Number(pid)).join(' ')}`)
+    .filter((line) => line.includes(dir));
+}
+
+test('Ctrl-C on the demo after its deploy stops the worker, the hosts and Temporal, and leaves nothing behind', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-demo-'));
+  const log: string[] = [];
+  const demo = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'sandbox/demo.ts')], {
+    cwd: ROOT,
+    detached: true, // its own process group, as a terminal's foreground job
+    env: { ...process.env, CUTOVER_DEMO_DIR: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  demo.stdout.on('data', (b: Buffer) => log.push(b.toString()));
+  demo.stderr.on('data', (b: Buffer) => log.push(b.toString()));
+  const exited = new Promise<number | null>((done) => demo.once('exit', (code) => done(code)));
+  const text = (): string => log.join('');
+  try {
+    const deadline = Date.now() + 180_000;
+    while (!text().includes('running until Ctrl-C')) {
+      assert.ok(Date.now() < deadline && demo.exitCode === null, `the demo never got to its deploy:\n${text().slice(-3000)}`);
+      await sleep(200);
+    }
+    const started = processesUnder(dir);
+    assert.ok(started.some((p) => p.includes('sshd')) && started.some((p) => p.includes('nginx')) && started.some((p) => p.includes('temporal')), `the demo started its world:\n${started.join('\n')}`);
+    const ports = [...text().matchAll(/http:\/\/127\.0\.0\.\d+:(\d+)/g)].map((m) => Number(m[1]));
+    const addresses = [...new Set(text().match(/127\.0\.0\.\d+:\d+/g) ?? [])];
+    assert.ok(ports.length > 0, 'the demo printed the UI and router URLs');
+
+    process.kill(-demo.pid!, 'SIGINT'); // what Ctrl-C in a terminal does
+    const timeout = new Promise<string>((done) => setTimeout(() => done('still running after 60 s'), 60_000).unref());
+    const code = await Promise.race([exited, timeout]);
+    assert.equal(code, 0, `the demo exits 0 after Ctrl-C:\n${text().slice(-2000)}`);
+    assert.doesNotMatch(text(), /IllegalStateError|cleanup problems/, 'a clean stop');
+    assert.match(text(), /stopped: worker, hosts, Temporal/);
+    assert.deepEqual(processesUnder(dir), [], 'no process the demo started is left');
+    for (const a of addresses) {
+      const [host, port] = a.split(':');
+      assert.equal(await canConnect(host!, Number(port), 500), false, `${a} is closed`);
+    }
+    assert.doesNotMatch(readFileSync(join(dir, 'cutover.yml'), 'utf8'), /^$/, 'it wrote its config');
+  } finally {
+    if (demo.exitCode === null) process.kill(-demo.pid!, 'SIGKILL');
+    for (const p of processesUnder(dir)) {
+      try {
+        process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+});
