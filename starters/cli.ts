@@ -1,39 +1,13 @@
 // The `cutover` command line: validate, deploy, rollback, status, and promote | pause | resume | abort of a canary.
 // Exit codes: 0 success, 1 operation failed / rolled back, 2 bad input, 3 Temporal unreachable.
+// Only commander is loaded up front: each command loads what it needs when it runs, so
+// `cutover --help` answers without loading zod, YAML or the Temporal client.
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '../config/load';
-import {
-  deployCommand,
-  rollbackCommand,
-  statusCommand,
-  validateCommand,
-  type GlobalOptions,
-  type OperationOptions,
-} from './commands';
-import { canaryControlCommand } from './canary-control';
-import { causeChain } from './format';
-import { CliError, EXIT, Output, processIo, type ExitCode, type Io, type Outcome } from './output';
-import { GRPC, grpcCode, temporalSettings, TemporalUnreachableError } from './temporal';
+import type { GlobalOptions, OperationOptions } from './config-file';
+import { EXIT, Output, processIo, type Io, type Outcome } from './output';
 
-/** Any error → exit code and message. */
-export function classify(err: unknown, address: string): { exitCode: ExitCode; message: string; details: Record<string, unknown> } {
-  if (err instanceof CliError) return { exitCode: err.exitCode, message: err.message, details: err.details };
-  if (err instanceof ConfigError) return { exitCode: EXIT.badInput, message: err.format(), details: { issues: err.issues } };
-  if (err instanceof TemporalUnreachableError) return { exitCode: EXIT.unreachable, message: err.message, details: {} };
-  const code = grpcCode(err);
-  const reason = causeChain(err).join('; caused by: ');
-  if (code === GRPC.unavailable || code === GRPC.deadlineExceeded) {
-    return { exitCode: EXIT.unreachable, message: new TemporalUnreachableError(address, reason).message, details: {} };
-  }
-  if (code === GRPC.invalidArgument && /search attribute/i.test(reason)) {
-    return {
-      exitCode: EXIT.failed,
-      message: `Temporal refused the request: ${reason} (register the cutover search attributes on the server; see temporal-dev.yml)`,
-      details: {},
-    };
-  }
-  return { exitCode: EXIT.failed, message: `error: ${reason}`, details: {} };
-}
+const commands = () => import('./commands');
+const canary = () => import('./canary-control');
 
 function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => Promise<Outcome> | Outcome) => Promise<void>): Command {
   const program = new Command('cutover')
@@ -52,7 +26,7 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
   program
     .command('validate')
     .description('check the config file')
-    .action(() => run((g, out) => validateCommand(g, io, out)));
+    .action(() => run(async (g, out) => (await import('./config-file')).validateCommand(g, io, out)));
 
   program
     .command('deploy')
@@ -63,7 +37,7 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .option('--wait', 'follow the deploy until it ends; the exit code tells how it went')
     .addOption(new Option('--key <key>', 'idempotency key (default: the CI pipeline/run id)'))
     .action((app: string, env: string, version: string, opts: OperationOptions) =>
-      run((g, out) => deployCommand(app, env, version, opts, g, io, out)),
+      run(async (g, out) => (await commands()).deployCommand(app, env, version, opts, g, io, out)),
     );
 
   program
@@ -73,14 +47,14 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .argument('<env>')
     .option('--wait', 'follow the rollback until it ends')
     .addOption(new Option('--key <key>', 'idempotency key (default: the CI pipeline/run id)'))
-    .action((app: string, env: string, opts: OperationOptions) => run((g, out) => rollbackCommand(app, env, opts, g, io, out)));
+    .action((app: string, env: string, opts: OperationOptions) => run(async (g, out) => (await commands()).rollbackCommand(app, env, opts, g, io, out)));
 
   program
     .command('status')
     .description('what is live, what is kept for rollback, what is queued, where a running canary stands')
     .argument('<app>')
     .argument('<env>')
-    .action((app: string, env: string) => run((g, out) => statusCommand(app, env, g, io, out)));
+    .action((app: string, env: string) => run(async (g, out) => (await commands()).statusCommand(app, env, g, io, out)));
 
   program
     .command('promote')
@@ -89,7 +63,7 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .argument('<env>')
     .option('--full', 'go straight to 100%')
     .action((app: string, env: string, opts: { full?: boolean }) =>
-      run((g, out) => canaryControlCommand(app, env, { action: 'promote', full: opts.full === true }, g, io, out)),
+      run(async (g, out) => (await canary()).canaryControlCommand(app, env, { action: 'promote', full: opts.full === true }, g, io, out)),
     );
 
   program
@@ -97,14 +71,14 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .description('hold a running canary at its step (it keeps measuring) until cutover resume')
     .argument('<app>')
     .argument('<env>')
-    .action((app: string, env: string) => run((g, out) => canaryControlCommand(app, env, { action: 'pause' }, g, io, out)));
+    .action((app: string, env: string) => run(async (g, out) => (await canary()).canaryControlCommand(app, env, { action: 'pause' }, g, io, out)));
 
   program
     .command('resume')
     .description('let a paused canary go on')
     .argument('<app>')
     .argument('<env>')
-    .action((app: string, env: string) => run((g, out) => canaryControlCommand(app, env, { action: 'resume' }, g, io, out)));
+    .action((app: string, env: string) => run(async (g, out) => (await canary()).canaryControlCommand(app, env, { action: 'resume' }, g, io, out)));
 
   program
     .command('abort')
@@ -113,7 +87,7 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .argument('<env>')
     .option('--reason <text>', 'why, for the deploy failure and Slack')
     .action((app: string, env: string, opts: { reason?: string }) =>
-      run((g, out) => canaryControlCommand(app, env, { action: 'abort', ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }, g, io, out)),
+      run(async (g, out) => (await canary()).canaryControlCommand(app, env, { action: 'abort', ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }, g, io, out)),
     );
 
   return program;
@@ -126,14 +100,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const program = buildProgram(io, async (action) => {
     globals = program.opts<GlobalOptions>();
     const out = new Output(io, globals.json === true);
-    const address = temporalSettings(undefined, io.env, globals).address;
     let report: Record<string, unknown>;
     try {
       const outcome = await action(globals, out);
       exitCode = outcome.exitCode;
       report = outcome.raw ? outcome.report : { ok: exitCode === EXIT.ok, exitCode, ...outcome.report };
     } catch (err) {
-      const c = classify(err, address);
+      const [{ classify }, { temporalSettings }] = await Promise.all([import('./classify'), import('./temporal')]);
+      const c = classify(err, temporalSettings(undefined, io.env, globals).address);
       for (const line of c.message.split('\n')) out.error(line);
       exitCode = c.exitCode;
       report = { ok: false, exitCode, error: c.message, ...c.details };
@@ -149,6 +123,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         io.stdout(JSON.stringify({ exitCode, ok: false, error: err.message }));
       }
     } else {
+      const { causeChain } = await import('./format');
       io.stderr(`error: ${causeChain(err).join('; caused by: ')}`);
       exitCode = EXIT.failed;
     }

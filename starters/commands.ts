@@ -1,55 +1,16 @@
-// The bodies of `cutover validate | deploy | rollback | status` (the canary controls are in canary-control.ts).
+// The bodies of `cutover deploy | rollback | status` (validate is in config-file.ts, the canary controls in canary-control.ts).
+export { checkNames, configPath, type GlobalOptions, type OperationOptions } from './config-file';
 import type { Client } from '@temporalio/client';
-import { ConfigError, loadConfig, resolvePlan, summarize } from '../config/load';
+import { ConfigError, resolvePlan } from '../config/load';
 import type { Config } from '../config/schema';
-import { deployRequestSchema, envWorkflowId, rollbackRequestSchema, SAFE_NAME, type Plan, type Trigger } from '../contract';
+import { checkNames, loadCliConfig, type GlobalOptions, type OperationOptions } from './config-file';
+import { deployRequestSchema, envWorkflowId, rollbackRequestSchema, type Plan, type Trigger } from '../contract';
 import { emptyState, NO_WORKER_HINT, queryEnvState, sendDeploy, sendRollback, withCanaryStatus } from './environment-client';
 import { follow, type Target } from './follow';
 import { formatStatus } from './format';
 import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
 import { connectTemporal, temporalSettings, workflowUrl, type TemporalSettings } from './temporal';
 import { deployIdFor, rollbackIdFor, triggerFromEnv } from './trigger';
-
-export type GlobalOptions = {
-  config?: string;
-  address?: string;
-  namespace?: string;
-  json?: boolean;
-};
-
-export interface OperationOptions {
-  wait?: boolean;
-  key?: string;
-}
-
-/** Check each named argument, in order; throws a bad-input CliError. */
-export function checkNames(names: Record<string, string | undefined>): void {
-  for (const [field, value] of Object.entries(names)) {
-    if (value !== undefined && !SAFE_NAME.test(value)) {
-      throw new CliError(
-        `${field}: ${JSON.stringify(value)} is not allowed; it must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)`,
-        EXIT.badInput,
-      );
-    }
-  }
-}
-
-export function configPath(g: GlobalOptions, env: NodeJS.ProcessEnv): string {
-  return g.config ?? (env.CUTOVER_CONFIG || 'cutover.yml');
-}
-
-function loadCliConfig(g: GlobalOptions, io: Io): { config: Config; file: string } {
-  const file = configPath(g, io.env);
-  return { config: loadConfig(file), file };
-}
-
-export function validateCommand(g: GlobalOptions, io: Io, out: Output): Outcome {
-  const { config, file } = loadCliConfig(g, io);
-  const s = summarize(config);
-  out.line(`${file}: OK (${s.apps} apps, ${s.environments} environments, ${s.hosts} hosts)`);
-  for (const note of s.notes) out.error(`note: ${note}`);
-  return { exitCode: EXIT.ok, report: { ok: true, file, ...s } };
-}
 
 /** What deploy and rollback differ in: the request's id and how it is sent. */
 type BuildRequest = (plan: Plan, trigger: Trigger) => { id: string; send: (client: Client) => Promise<void> };

@@ -8,7 +8,7 @@ import { RetryState } from '@temporalio/common';
 import { FAILURE, type CanaryStatus, type CanaryStrategy, type EnvState, type Measurement, type QueuedOperation } from '../../contract';
 import { checkReason, controlCanary, refusalReason, type SendUpdate } from '../../starters/canary-control';
 import { acceptedLine, findCanary, stepAfter, type CanaryRequest, type CanaryTarget } from '../../starters/canary-text';
-import { classify } from '../../starters/cli';
+import { classify } from '../../starters/classify';
 import { failureExitCode } from '../../starters/follow';
 import { formatStatus } from '../../starters/format';
 import { CliError, EXIT, Output, type Io } from '../../starters/output';

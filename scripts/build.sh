@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Compiles the CLI and the worker to dist/ (tsconfig.build.json) when dist/ is missing or any
+# source is newer than the last build: after a fresh clone, a pull or an edit. Otherwise it
+# only checks (a few ms), so bin/cutover can call it on every start.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+stamp="$repo/dist/.built"
+if [ -f "$stamp" ] && [ -z "$(find "$repo/contract" "$repo/config" "$repo/starters" "$repo/workers" "$repo/workflows" "$repo/activities" "$repo/tsconfig.json" "$repo/tsconfig.build.json" "$repo/package-lock.json" -newer "$stamp" -print -quit)" ]; then
+  exit 0
+fi
+echo "cutover: compiling the CLI and the worker to dist/" >&2
+(cd "$repo" && node_modules/.bin/tsc -p tsconfig.build.json)
+touch "$stamp"
