@@ -8,6 +8,12 @@ stamp="$repo/dist/.built"
 if [ -f "$stamp" ] && [ -z "$(find "$repo/contract" "$repo/config" "$repo/starters" "$repo/workers" "$repo/workflows" "$repo/activities" "$repo/tsconfig.json" "$repo/tsconfig.build.json" "$repo/package-lock.json" -newer "$stamp" -print -quit)" ]; then
   exit 0
 fi
+mkdir -p "$repo/dist"
+exec 9>"$repo/dist/.lock"
+flock 9 # two CLIs started at once build once
+if [ -f "$stamp" ] && [ -z "$(find "$repo/contract" "$repo/config" "$repo/starters" "$repo/workers" "$repo/workflows" "$repo/activities" -newer "$stamp" -print -quit)" ]; then
+  exit 0
+fi
 echo "cutover: compiling the CLI and the worker to dist/" >&2
 (cd "$repo" && node_modules/.bin/tsc -p tsconfig.build.json)
 touch "$stamp"

@@ -15,7 +15,9 @@ export interface Breach {
   measurements: Measurement[];
 }
 
-const fmt = (v: number | null): string => (v === null ? 'no value' : Number.isInteger(v) ? String(v) : v.toPrecision(3));
+/** 0.2 → `0.2`, 0.012345 → `0.0123`, 1234.5 → `1235` (not `0.200` or `1.23e+3`). */
+const fmt = (v: number | null): string =>
+  v === null ? 'no value' : Number.isInteger(v) || Math.abs(v) >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(3)));
 export const describeMeasurement = (m: Measurement): string => `${m.metric} = ${fmt(m.value)} (${m.threshold}): ${m.verdict}`;
 
 const thresholdOf = (m: MetricSpec): string => (m.kind === 'prometheus' ? describeFailIf(m.failIf) : `HTTP ${m.expectStatus} on every host`);

@@ -66,6 +66,22 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   const journal = new Journal(plan.slackChannel, deployId);
   const hosts = hostNames(plan);
 
+  // The controls and the `canary` query answer from the start (a status or an abort may come while the hosts are read).
+  const status: CanaryStatus = {
+    step: 0,
+    steps: canarySteps(strategy).length,
+    weight: 0,
+    paused: false,
+    awaitingPromotion: false,
+    pauseEndsAt: null,
+    phase: 'starting',
+    lastMeasurements: [],
+  };
+  const asked = { promote: false, full: false, abort: null as string | null, changed: 0 };
+  const tell = canaryReporter(deployId);
+  const report = () => tell(status);
+  registerControls(status, asked);
+
   journal.step('reading', `reading which colour each of ${hosts.length} host(s) serves`);
   let live: Live | null;
   try {
@@ -81,21 +97,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   const stable = live ? { color: live.color, version: live.version ?? 'unknown' } : null;
   const from = stable ? `${stable.color} (${stable.version})` : 'nothing';
   const plannedWeights = steps.filter((s) => s.weight !== undefined).map((s) => `${s.weight}%`).join(' → ');
-
-  const status: CanaryStatus = {
-    step: 0,
-    steps: steps.length,
-    weight: 0,
-    paused: false,
-    awaitingPromotion: false,
-    pauseEndsAt: null,
-    phase: 'starting',
-    lastMeasurements: [],
-  };
-  const asked = { promote: false, full: false, abort: null as string | null, changed: 0 };
-  const tell = canaryReporter(deployId);
-  const report = () => tell(status);
-  registerControls(status, asked);
+  status.steps = steps.length;
 
   await journal.open(`:hatching_chick: ${where}: canary of ${version} in ${target} (${plannedWeights}; stable: ${from}) by ${request.trigger.by}`);
   await journal.notify('started', `Canary ${version} started: ${from} → ${target} on ${hosts.join(', ')}, steps ${plannedWeights}`);
@@ -162,6 +164,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   }
 
   try {
+    if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
     const stopCanary = saga.push(`stop ${target}`, async () => {
       journal.step('cleaning-up', `stopping ${target} on every host`);
       await stopColour(plan, target, (host) => `stop ${target} on ${host}`);
@@ -200,7 +203,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
     const end = err instanceof CanaryEnd ? err : null;
     status.phase = 'aborting';
     report();
-    throw await deployFailure({
+    const failure = await deployFailure({
       request,
       journal,
       saga,
@@ -209,12 +212,16 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       details: { switched: switched || status.weight > 0, target, live, weight: status.weight, measurements: status.lastMeasurements },
       ...(end ? { type: end.type, reason: end.reason } : {}),
     });
+    report();
+    await tell.flush();
+    throw failure;
   }
 
   status.phase = 'done';
   report();
   journal.step('live', `${version} serves all traffic on ${target}`);
   await journal.notify('done', `:white_check_mark: ${version} is live on ${target}`, `:white_check_mark: ${where}: ${version} live on ${target} (canary)`);
+  await tell.flush();
   await condition(allHandlersFinished);
   return {
     deployId,
