@@ -25,6 +25,9 @@ export interface Target {
 }
 
 const TICK_MS = 1000;
+/** Until the operation's workflow exists: look often at first (a rollback starts within ms), then once a second. */
+const FIRST_TICKS_MS = 100;
+const FIRST_TICKS_FOR_MS = 5_000;
 const RESEND_AFTER_MS = 15_000;
 
 function knows(state: EnvState | null, id: string): boolean {
@@ -72,7 +75,7 @@ export async function follow(t: TemporalConnection, target: Target, out: Output,
         resent = true;
       }
     }
-    await io.sleep(TICK_MS);
+    await io.sleep(io.now().getTime() - since < FIRST_TICKS_FOR_MS ? FIRST_TICKS_MS : TICK_MS);
   }
 }
 

@@ -1,6 +1,6 @@
 // Rollback during the teardown window: every host goes back to the colour that is still
 // running, at once (no start, no health wait), then the rolled-back colour is stopped.
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { LiveColor, PreviousColor, RollbackResult } from '../contract/api';
 import { FAILURE } from '../contract/failures';
 import { withCurrentPlan, type RollbackRequest } from '../contract/requests';
@@ -41,9 +41,13 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     });
   }
 
-  await journal.open(`:leftwards_arrow_with_hook: ${where}: rolling back ${live.version} → ${previous.version} by ${request.trigger.by}`);
+  const headline = `:leftwards_arrow_with_hook: ${where}: rolling back ${live.version} → ${previous.version} by ${request.trigger.by}`;
+  // The emergency path: traffic first, then tell people (older runs posted first).
+  const switchFirst = patched('rollback-switch-first');
+  if (!switchFirst) await journal.open(headline);
   journal.step('switching', `switching every host back to ${previous.color} (${previous.version})`);
   await restoreTraffic(plan, previous);
+  if (switchFirst) await journal.open(headline);
   try {
     await verifyTraffic(plan, previous.version, journal);
   } catch (err) {
