@@ -130,14 +130,3 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   return exitCode;
 }
-
-if (require.main === module) {
-  process.once('SIGINT', () => {
-    process.stderr.write('\nstopped following; the operation itself goes on in Temporal (see the link above)\n');
-    process.exit(130);
-  });
-  void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-    setTimeout(() => process.exit(code), 2000).unref();
-  });
-}

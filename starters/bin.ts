@@ -1,0 +1,13 @@
+// The `cutover` process: run the CLI, exit with its code as soon as it is done (no timer or
+// socket left by a library may keep it alive), and say on Ctrl-C that the operation goes on.
+import { main } from './cli';
+
+process.once('SIGINT', () => {
+  process.stderr.write('\nstopped following; the operation itself goes on in Temporal (see the link above)\n');
+  process.exit(130);
+});
+
+void main(process.argv.slice(2)).then((code) => {
+  // Writes to pipes and files are synchronous on Linux; the empty write flushes a TTY's.
+  process.stdout.write('', () => process.exit(code));
+});
