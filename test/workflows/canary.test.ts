@@ -8,10 +8,12 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
 import {
   abortUpdate,
   canaryQuery,
   pauseUpdate,
+  progressQuery,
   promoteUpdate,
   resumeUpdate,
   type AnalysisSpec,
@@ -167,7 +169,7 @@ async function waitForCanary(deployId: string, pred: (s: CanaryStatus) => boolea
 
 const deployFinished = (id: string) => (st: EnvState) => st.running === null && st.recent.some((op) => op.id === id);
 
-/** The weights the world's first router took, in order (one `weigh` event per host and change). */
+/** The canary weights a host's router took, in order (the fake logs a `weigh` event per change). */
 const weights = (world: FakeWorld, host = 'web1'): number[] => world.events.filter((e) => e.op === 'weigh' && e.host === host).map((e) => e.weight ?? -1);
 
 /** The failure a child ended with (its type and message), from childResult's rejection. */
@@ -181,9 +183,23 @@ async function childFailure(deployId: string): Promise<{ type?: string; message:
   assert.fail(`${deployId} succeeded`);
 }
 
-
 const handle = (deployId: string) => testEnv.client.workflow.getHandle(deployId);
 const by = { by: 'bob' };
+
+/**
+ * Every status signal the canary sent its environment was delivered before the canary
+ * completed: the server drops a signal still in flight when its sender completes (and the
+ * time-skipping server then stops skipping time).
+ */
+async function assertToldEnvironment(deployId: string): Promise<void> {
+  const types = ((await handle(deployId).fetchHistory()).events ?? []).map((e) => e.eventType);
+  const { EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: SENT, EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: SIGNALED } = temporal.api.enums.v1.EventType;
+  const sent = types.filter((t) => t === SENT).length;
+  assert.ok(sent >= 3, `the canary told its environment how it stands (${sent} signals)`);
+  const closed = types.findIndex((t) => t === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  assert.ok(closed > 0, 'the canary completed');
+  assert.equal(types.slice(0, closed).filter((t) => t === SIGNALED).length, sent, 'every status signal delivered before the canary completed');
+}
 
 /** The Update is refused by its validator: WorkflowUpdateFailedError whose cause says why. */
 async function refused(p: Promise<unknown>, why: RegExp): Promise<void> {
@@ -200,7 +216,7 @@ const snapshot = async (world: FakeWorld, deployId: string) => {
   return { serving: world.serving(), green: world.running('green'), blue: world.running('blue'), step: s.step, weight: s.weight, paused: s.paused, phase: s.phase };
 };
 
-/** An activity that waits for `release` while heartbeating (a host briefly slow), then does its work. */
+/** Holds an activity (heartbeating, like a slow host) until the test releases it; `reached` once it is held. */
 function gate(): { wait: () => Promise<void>; release: () => void; reached: Promise<void> } {
   let released = false;
   let reach!: () => void;
@@ -248,6 +264,8 @@ describe('canary deploy: steps and pauses', () => {
       assert.deepEqual(state.live, { color: 'green', version: 'v2', deployId: req.deployId });
       assert.deepEqual([state.previous?.color, state.previous?.version], ['blue', 'v1'], 'previous kept, so rollback is possible');
       assert.equal(state.recent[0]?.outcome, 'succeeded');
+      assert.deepEqual([state.recent[0]?.canary?.phase, state.recent[0]?.canary?.weight], ['done', 100], 'the environment was told the canary finished');
+      await assertToldEnvironment(req.deployId);
       const keys = world.slack.map((m) => m.key.split(':').pop());
       assert.deepEqual(keys, ['headline', 'started', 'weight-1', 'weight-5', 'weight-25', 'switched', 'done']);
       assert.match(world.slack.find((m) => m.key.endsWith(':weight-5'))!.text, /v2 takes 5% of the traffic/);
@@ -262,6 +280,7 @@ describe('canary deploy: steps and pauses', () => {
       const req = deployRequest(canaryPlan(env, canary([{ weight: 10, pause: { durationMs: MINUTE } }])), 'v2');
       await sendDeploy(testEnv.client, req, tq);
       await childResult<DeployResult>(testEnv.client, req.deployId);
+      await assertToldEnvironment(req.deployId);
       assert.deepEqual(weights(world), [10]);
       assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
       assert.equal(measured.length, 2);
@@ -291,7 +310,7 @@ describe('canary deploy: steps and pauses', () => {
       const req = deployRequest(plan, 'v2');
       await sendDeploy(testEnv.client, req, tq);
       await waitForCanary(req.deployId, (s) => s.weight === 5, 10 * SECOND);
-      const st = await waitForState(testEnv.client, plan.app, env, (s) => s.running?.canary?.weight === 5);
+      const st = await waitForState(testEnv.client, plan.app, env, (s) => s.running?.canary?.weight === 5 && s.running.canary.pauseEndsAt !== null);
       const now = await testEnv.currentTimeMs();
       const c = st.running!.canary!;
       assert.equal(st.running?.id, req.deployId);
@@ -355,6 +374,8 @@ describe('canary deploy: analysis', () => {
         await childResult(testEnv.client, req.deployId);
         assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
         assert.equal(measured.length, 34);
+        const analysed = (await handle(req.deployId).query(progressQuery)).filter((p) => p.step === 'analysis');
+        assert.equal(analysed.filter((p) => p.message.endsWith('error-rate = 0.2 (fail if > 0.01): fail')).length, 17, 'every other measurement failed');
       },
       { beforeMeasure: (n) => world.setMetric(METRIC, 'v2', n % 2 === 1 ? FAILING : PASSING) },
     );
@@ -379,9 +400,9 @@ describe('canary deploy: analysis', () => {
     );
   });
 
-  for (const [what, breakIt] of [
-    ['Prometheus is down', (w: FakeWorld) => void (w.prometheusDown = true)],
-    ['the canary version has no series', (w: FakeWorld) => w.metrics.get(METRIC)?.delete('v2')],
+  for (const [what, breakIt, detail] of [
+    ['Prometheus is down', (w: FakeWorld) => void (w.prometheusDown = true), /Prometheus unreachable/],
+    ['the canary version has no series', (w: FakeWorld) => w.metrics.get(METRIC)?.delete('v2'), /query returned no series/],
   ] as const) {
     test(`inconclusive (${what}): aborts after inconclusiveLimit measurements in a row`, async () => {
       const world = blueV1();
@@ -393,6 +414,7 @@ describe('canary deploy: analysis', () => {
         const failure = await childFailure(req.deployId);
         assert.equal(failure.type, 'CanaryFailed');
         assert.match(failure.message, /analysis failed at 1%: error-rate inconclusive 3 time\(s\) in a row \(limit 3\)/);
+        assert.match(failure.message, detail);
         assert.equal(measured.length, 3);
         assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
         assert.deepEqual(world.running('green'), [null, null]);
@@ -412,6 +434,8 @@ describe('canary deploy: analysis', () => {
         await sendDeploy(testEnv.client, req, tq);
         await childResult(testEnv.client, req.deployId);
         assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
+        const analysed = (await handle(req.deployId).query(progressQuery)).filter((p) => p.step === 'analysis');
+        assert.deepEqual(analysed.slice(0, 6).map((p) => p.message.split(': ').pop()), ['inconclusive', 'inconclusive', 'pass', 'inconclusive', 'inconclusive', 'pass']);
       },
       // Two inconclusive, one pass, two inconclusive, then fine.
       { beforeMeasure: (n) => void (world.prometheusDown = [0, 1, 3, 4].includes(n)) },
@@ -479,6 +503,8 @@ describe('canary deploy: promote, pause, resume, abort', () => {
       const s = await waitForCanary(req.deployId, (c) => c.weight === 5);
       assert.equal(s.step, 1);
       assert.equal(measured.filter((m) => m.weight === 1).length, 0, 'the 1% pause was cut short');
+      const progress = await handle(req.deployId).query(progressQuery);
+      assert.ok(progress.some((p) => p.step === 'promoted' && p.message === 'promoted past step 1 by bob'), 'the journal says who promoted');
       assert.deepEqual(world.serving(), ['blue:v1+green:v2@5', 'blue:v1+green:v2@5']);
       await childResult(testEnv.client, req.deployId);
       assert.deepEqual(weights(world), [1, 5, 25]);
@@ -546,8 +572,64 @@ describe('canary deploy: promote, pause, resume, abort', () => {
       await childResult(testEnv.client, req.deployId);
       assert.deepEqual(weights(world), [1, 5, 25]);
       assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
+      const progress = (await handle(req.deployId).query(progressQuery)).map((p) => p.message);
+      assert.ok(progress.includes('paused at 1% by bob') && progress.includes('resumed at 1% by bob'), 'the journal says who paused and resumed');
     });
   });
+
+  test('promote while paused by hand lets the canary go on', async () => {
+    const world = blueV1();
+    await withWorker(world, async ({ tq, env }) => {
+      const req = deployRequest(canaryPlan(env), 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await waitForCanary(req.deployId, (s) => s.weight === 1);
+      await handle(req.deployId).executeUpdate(pauseUpdate, { args: [by] });
+      const accepted = await handle(req.deployId).executeUpdate(promoteUpdate, { args: [by] });
+      assert.equal(accepted.paused, false);
+      const s = await waitForCanary(req.deployId, (c) => c.weight === 5);
+      assert.deepEqual([s.step, s.paused], [1, false]);
+      await childResult(testEnv.client, req.deployId);
+      assert.deepEqual(weights(world), [1, 5, 25]);
+    });
+  });
+
+  for (const [when, held] of [
+    ['the hosts are read', 'readRouter'],
+    ['the new version starts', 'startSlot'],
+  ] as const) {
+    test(`abort while ${when}: nothing is shifted and the canary slot ends stopped`, async () => {
+      const world = blueV1();
+      const hold = gate();
+      await withWorker(
+        world,
+        async ({ tq, env }) => {
+          const req = deployRequest(canaryPlan(env), 'v2');
+          await sendDeploy(testEnv.client, req, tq);
+          await hold.reached;
+          await canaryStatus(req.deployId); // the controls answer from the start
+          await handle(req.deployId).executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'wrong build' }] });
+          hold.release();
+          const failure = await childFailure(req.deployId);
+          assert.equal(failure.type, 'CanaryAborted');
+          assert.match(failure.message, /aborted by bob: wrong build/);
+          assert.deepEqual(weights(world), []);
+          assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+          assert.deepEqual(world.running('green'), [null, null]);
+          assert.deepEqual(world.running('blue'), ['v1', 'v1']);
+          if (held === 'readRouter') assert.equal(world.events.filter((e) => e.op === 'start').length, 0, 'aborted before anything started');
+        },
+        {
+          activities: (a) => ({
+            ...a,
+            async [held](input: never) {
+              await hold.wait();
+              return (a[held] as (i: never) => Promise<unknown>)(input);
+            },
+          }),
+        },
+      );
+    });
+  }
 
   test('abort rolls every host back to the stable colour', async () => {
     const world = blueV1();
@@ -616,7 +698,7 @@ describe('canary deploy: promote, pause, resume, abort', () => {
         await sendDeploy(testEnv.client, req, tq);
         await waitForCanary(req.deployId, (s) => s.weight === 1);
         world.setMetric(METRIC, 'v2', FAILING);
-        await waitForCanary(req.deployId, (s) => s.phase === 'aborting', 5 * SECOND);
+        await waitForCanary(req.deployId, (s) => s.phase === 'aborting', 2 * SECOND);
         await restore.reached;
         const before = await snapshot(world, req.deployId);
         assert.deepEqual(before.serving, ['blue:v1+green:v2@1', 'blue:v1+green:v2@1'], 'the restore is held');
@@ -643,29 +725,53 @@ describe('canary deploy: promote, pause, resume, abort', () => {
     );
   });
 
-  test('promote, pause, resume and abort are refused once the canary finished', async () => {
+  test('promote, pause, resume and abort are refused once the canary is at 100%, and after it finished', async () => {
     const world = blueV1();
-    await withWorker(world, async ({ tq, env }) => {
-      const plan = canaryPlan(env);
-      const req = deployRequest(plan, 'v2');
-      await sendDeploy(testEnv.client, req, tq);
-      await childResult(testEnv.client, req.deployId);
-      const st = await waitForState(testEnv.client, plan.app, env, deployFinished(req.deployId));
-      const events = world.events.length;
-      for (const [update, args] of [
-        [promoteUpdate, { full: true, by: 'bob' }],
-        [pauseUpdate, by],
-        [resumeUpdate, by],
-        [abortUpdate, by],
-      ] as const) {
-        await assert.rejects(handle(req.deployId).executeUpdate(update as typeof abortUpdate, { args: [args] }), update.name);
-      }
-      assert.equal(world.events.length, events, 'nothing was done on the hosts');
-      assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
-      assert.deepEqual(world.running('blue'), ['v1', 'v1']);
-      const after = await envState(testEnv.client, plan.app, env);
-      assert.deepEqual([after.live, after.previous, withoutProgress(after)], [st.live, st.previous, withoutProgress(st)]);
-    });
+    const done = gate();
+    await withWorker(
+      world,
+      async ({ tq, env }) => {
+        const plan = canaryPlan(env, canary([{ weight: 10, pause: { durationMs: MINUTE } }]), { slackChannel: '#deploys' });
+        const req = deployRequest(plan, 'v2');
+        await sendDeploy(testEnv.client, req, tq);
+        await waitForCanary(req.deployId, (c) => c.phase === 'done', 2 * SECOND); // small steps: the server skips no time while the post is held
+        await done.reached; // the canary is at 100% and posts "done"
+        const before = await snapshot(world, req.deployId);
+        assert.deepEqual([before.phase, before.weight, before.serving], ['done', 100, ['green:v2', 'green:v2']]);
+        await refused(handle(req.deployId).executeUpdate(promoteUpdate, { args: [{ full: true, by: 'bob' }] }), /nothing to promote: the canary is already at 100%/);
+        await refused(handle(req.deployId).executeUpdate(pauseUpdate, { args: [by] }), /cannot pause: the canary is already at 100%/);
+        await refused(handle(req.deployId).executeUpdate(resumeUpdate, { args: [by] }), /cannot resume: the canary is already at 100%/);
+        await refused(handle(req.deployId).executeUpdate(abortUpdate, { args: [by] }), /cannot abort: the canary is already at 100%; use cutover rollback/);
+        assert.deepEqual(await snapshot(world, req.deployId), before);
+        done.release();
+        await childResult(testEnv.client, req.deployId);
+        const st = await waitForState(testEnv.client, plan.app, env, deployFinished(req.deployId));
+        const events = world.events.length;
+        for (const send of [
+          () => handle(req.deployId).executeUpdate(promoteUpdate, { args: [{ full: true, by: 'bob' }] }),
+          () => handle(req.deployId).executeUpdate(pauseUpdate, { args: [by] }),
+          () => handle(req.deployId).executeUpdate(resumeUpdate, { args: [by] }),
+          () => handle(req.deployId).executeUpdate(abortUpdate, { args: [by] }),
+        ]) {
+          // The server answers for a closed workflow (the test server: "update ... not found").
+          await assert.rejects(send(), (err: Error) => err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError);
+        }
+        assert.equal(world.events.length, events, 'nothing was done on the hosts');
+        assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
+        assert.deepEqual(world.running('blue'), ['v1', 'v1']);
+        const after = await envState(testEnv.client, plan.app, env);
+        assert.deepEqual([after.live, after.previous, withoutProgress(after)], [st.live, st.previous, withoutProgress(st)]);
+      },
+      {
+        activities: (a) => ({
+          ...a,
+          async slackPost(input) {
+            if (input.key.endsWith(':done')) await done.wait();
+            return a.slackPost(input);
+          },
+        }),
+      },
+    );
   });
 });
 
@@ -678,6 +784,7 @@ describe('canary deploy in its environment', () => {
       await sendDeploy(testEnv.client, req, tq);
       await childResult(testEnv.client, req.deployId);
       await waitForState(testEnv.client, plan.app, env, deployFinished(req.deployId));
+      await assertToldEnvironment(req.deployId);
       await testEnv.sleep(10 * MINUTE);
       const rb = rollbackRequest(plan, 'rb-1');
       await sendRollback(testEnv.client, rb, tq);
@@ -707,7 +814,9 @@ describe('canary deploy in its environment', () => {
       assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
       assert.deepEqual(world.running('green'), [null, null]);
       const st = await waitForState(testEnv.client, plan.app, env, (s) => s.running === null && s.recent.length >= 2);
-      assert.equal(st.recent.find((r) => r.id === req.deployId)?.outcome, 'cancelled');
+      const cancelled = st.recent.find((r) => r.id === req.deployId);
+      assert.equal(cancelled?.outcome, 'cancelled');
+      assert.deepEqual([cancelled?.canary?.phase, cancelled?.canary?.weight], ['aborting', 5], 'the cancelled canary still told its environment it rolls back, and from where');
       assert.equal(st.live, null);
     });
   });
@@ -753,7 +862,7 @@ describe('canary deploy in its environment', () => {
         assert.equal(waiting.queue[0]?.id, second.deployId);
         assert.equal(world.events.filter((e) => e.version === 'v3').length, 0, 'v3 waits its turn');
         await handle(first.deployId).executeUpdate(promoteUpdate, { args: [{ full: true, by: 'bob' }] });
-        const firstDone = (await waitForState(testEnv.client, plan.app, env, deployFinished(first.deployId))).recent.find((r) => r.id === first.deployId)!.at;
+        const firstDone = (await waitForState(testEnv.client, plan.app, env, (s) => s.recent.some((r) => r.id === first.deployId))).recent.find((r) => r.id === first.deployId)!.at;
         const result = await childResult<DeployResult>(testEnv.client, second.deployId);
         assert.equal(result.color, 'blue', "v3 goes into the slot the canary's stable (v1) was waiting in");
         assert.deepEqual(result.previous, { color: 'green', version: 'v2' });
@@ -786,9 +895,11 @@ describe('canary deploy in its environment', () => {
     try {
       const plan = canaryPlan(env);
       const req = deployRequest(plan, 'v2');
-      const worker = async () =>
-        Worker.create({ connection: testEnv.nativeConnection, taskQueue, workflowBundle: bundle, activities: activitiesOf(world, measured) });
-      const first = await worker();
+      // The first worker keeps no workflow cache: the time-skipping server would hand the next
+      // task to its sticky queue and never move it to the normal one once that worker is gone.
+      const worker = async (cache = true) =>
+        Worker.create({ connection: testEnv.nativeConnection, taskQueue, workflowBundle: bundle, activities: activitiesOf(world, measured), ...(cache ? {} : { maxCachedWorkflows: 0 }) });
+      const first = await worker(false);
       await first.runUntil(async () => {
         await sendDeploy(testEnv.client, req, taskQueue);
         await waitForCanary(req.deployId, () => measured.some((m) => m.weight === 5), 10 * SECOND);

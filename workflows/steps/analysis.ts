@@ -1,6 +1,7 @@
 // The canary's analysis: every metric measured at once, each measurement an activity; a metric
 // that fails `failureLimit` times in a row, or is inconclusive `inconclusiveLimit` times in a
 // row, ends the canary.
+import { isCancellation } from '@temporalio/workflow';
 import type { Measurement, QueryVars } from '../../contract/analysis';
 import { describeFailIf } from '../../contract/analysis';
 import type { AnalysisSpec, Color, HttpMetric, MetricSpec, Plan } from '../../contract/spec';
@@ -34,15 +35,13 @@ export class Analysis {
     return this.spec.metrics.length > 0;
   }
 
-  /** Start counting afresh (a new step). Streaks carry over between steps otherwise. */
-  reset(): void {
-    this.streaks.clear();
-  }
-
   /** Measure every metric once, at the same time; returns the measurements and a breach, if any. */
   async measure(vars: QueryVars, color: Color): Promise<{ measurements: Measurement[]; breach: Breach | null }> {
     const measurements = await Promise.all(this.spec.metrics.map((m) => this.measureOne(m, vars, color)));
     let breach: Breach | null = null;
+    // Streaks carry over from one step to the next. An inconclusive measurement does not reset
+    // a metric's failure streak (fail, no data, fail is two failures in a row): no data is not
+    // evidence that the canary got better.
     for (const m of measurements) {
       const s = this.streaks.get(m.metric) ?? { fail: 0, inconclusive: 0, last: [] };
       if (m.verdict === 'pass') Object.assign(s, { fail: 0, inconclusive: 0, last: [] });
@@ -67,6 +66,8 @@ export class Analysis {
       }
       return combine(metric, await this.probeEveryHost(metric, color, vars.version));
     } catch (err) {
+      // A cancelled canary (a rollback) is not a measurement that could not be made.
+      if (isCancellation(err)) throw err;
       return { metric: metric.name, verdict: 'inconclusive', value: null, threshold, detail: `could not measure: ${reasonOf(err)}` };
     }
   }

@@ -6,33 +6,17 @@ import { canaryProgressSignal, type CanaryStatus } from '../../contract/api';
 export interface CanaryReporter {
   /** Tell the parent the status, if it changed (not for every measurement). */
   (status: CanaryStatus): void;
-  /** Wait until the parent has been told the last status (before the canary returns). */
+  /**
+   * Wait until every status sent so far has reached the parent. The canary does this before it
+   * returns: the server drops a signal that is still on its way when its sender completes.
+   */
   flush(): Promise<void>;
 }
 
-/**
- * Signals the parent one status at a time, in order, and only the newest while one is on its
- * way. The signals cannot be cancelled: a canary cancelled by a rollback still says it is
- * rolling back. A signal still in flight when the workflow completes would be dropped, so the
- * canary flushes before it returns.
- */
+/** A function that signals the parent when the status changed (not for every measurement). */
 export function canaryReporter(deployId: string): CanaryReporter {
   let lastSent = '';
-  let next: CanaryStatus | null = null;
-  let sending: Promise<void> | null = null;
-
-  async function send(workflowId: string, runId: string | undefined): Promise<void> {
-    const parent = getExternalWorkflowHandle(workflowId, runId);
-    while (next) {
-      const canary = next;
-      next = null;
-      await CancellationScope.nonCancellable(() => parent.signal(canaryProgressSignal, { deployId, canary })).catch((err: unknown) =>
-        log.warn('could not tell the environment how the canary stands', { error: String(err) }),
-      );
-    }
-    sending = null;
-  }
-
+  const inFlight = new Set<Promise<void>>();
   const report = (status: CanaryStatus): void => {
     const parent = workflowInfo().parent;
     if (!parent) return;
@@ -40,11 +24,16 @@ export function canaryReporter(deployId: string): CanaryReporter {
     const key = JSON.stringify({ ...canary, pauseEndsAt: canary.pauseEndsAt === null });
     if (key === lastSent) return;
     lastSent = key;
-    next = canary;
-    sending ??= send(parent.workflowId, parent.runId);
+    const send = () => getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(canaryProgressSignal, { deployId, canary });
+    // A signal from a cancelled scope is never sent: a canary cancelled by a rollback still says it is rolling back.
+    const cancelled = CancellationScope.current().consideredCancelled;
+    const sending: Promise<void> = (cancelled ? CancellationScope.nonCancellable(send) : send())
+      .catch((err: unknown) => log.warn('could not tell the environment how the canary stands', { error: String(err) }))
+      .finally(() => inFlight.delete(sending));
+    inFlight.add(sending);
   };
   report.flush = async (): Promise<void> => {
-    while (sending) await sending;
+    while (inFlight.size > 0) await Promise.all(inFlight);
   };
   return report;
 }

@@ -5,11 +5,35 @@ import { FAILURE } from '../../contract/failures';
 import type { DeployRequest } from '../../contract/requests';
 import type { Color } from '../../contract/spec';
 import { reasonOf, type Journal } from './journal';
+import { readLiveColour } from './router';
+import { checkVersionInstalled } from './slots';
 import type { Saga } from './saga';
 
 export interface Live {
   color: Color;
   version: string | null;
+}
+
+/**
+ * Before anything changes: what every router serves (refused if they disagree) and, when
+ * `slots.installed` is set, whether the version is on every host. A refusal is said in the
+ * journal and in Slack. Blue-green passes its patch checks; a newer strategy has none.
+ */
+export async function preflight(
+  request: DeployRequest,
+  journal: Journal,
+  checks: { installed: () => boolean; announce: () => boolean } = { installed: () => true, announce: () => true },
+): Promise<Live | null> {
+  const { plan, version } = request;
+  journal.step('reading', `reading which colour each of ${plan.platform.hosts.length} host(s) serves`);
+  try {
+    const live = await readLiveColour(plan);
+    if (checks.installed() && plan.platform.slots.installed) await checkVersionInstalled(plan, version, journal);
+    return live;
+  } catch (err) {
+    if (!isCancellation(err) && checks.announce()) await refuse(request, journal, err);
+    throw err;
+  }
 }
 
 /** Say in the journal and in Slack that the deploy was refused and nothing was changed. */

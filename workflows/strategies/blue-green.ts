@@ -1,16 +1,16 @@
 // The blue-green runbook: start the new version in the idle colour on every host, health-check
 // it, switch every router, verify through the routers. Any failure leaves the live colour
 // serving. The environment workflow owns what happens afterwards (teardown, rollback).
-import { isCancellation, patched } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import type { DeployResult } from '../../contract/api';
 import { withCurrentPlan, type DeployRequest } from '../../contract/requests';
 import { otherColor, type Color } from '../../contract/spec';
-import { deployFailure, refuse, type Live } from '../steps/outcome';
+import { deployFailure, preflight, type Live } from '../steps/outcome';
 import { hostNames } from '../steps/hosts';
 import { Journal, reasonOf } from '../steps/journal';
-import { readLiveColour, restoreTraffic, switchTraffic, verifyTraffic } from '../steps/router';
+import { restoreTraffic, switchTraffic, verifyTraffic } from '../steps/router';
 import { Saga } from '../steps/saga';
-import { checkVersionInstalled, healthCheckNewVersion, prepareIdleSlot, startNewVersion, stopColour } from '../steps/slots';
+import { healthCheckNewVersion, prepareIdleSlot, startNewVersion, stopColour } from '../steps/slots';
 
 export interface BlueGreenInput {
   request: DeployRequest;
@@ -23,16 +23,10 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
   const journal = new Journal(plan.slackChannel, deployId);
   const hosts = hostNames(plan);
 
-  journal.step('reading', `reading which colour each of ${hosts.length} host(s) serves`);
-  let live: Live | null;
-  try {
-    live = await readLiveColour(plan);
-    if (patched('check-version-installed') && plan.platform.slots.installed) await checkVersionInstalled(plan, version, journal);
-  } catch (err) {
-    // Refused before anything changed (hosts unreachable or disagreeing, version missing): say so in Slack too.
-    if (!isCancellation(err) && patched('announce-refusal')) await refuse(request, journal, err);
-    throw err;
-  }
+  const live: Live | null = await preflight(request, journal, {
+    installed: () => patched('check-version-installed'),
+    announce: () => patched('announce-refusal'),
+  });
   const target: Color = live ? otherColor(live.color) : 'blue';
   const from = live ? `${live.color} (${live.version ?? 'unknown version'})` : 'nothing';
   await journal.open(`:hourglass_flowing_sand: ${where}: deploying ${version} to ${target} (live: ${from}) by ${request.trigger.by}`);

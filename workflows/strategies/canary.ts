@@ -8,7 +8,6 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  isCancellation,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -29,10 +28,10 @@ import { Analysis, describeMeasurement } from '../steps/analysis';
 import { canaryReporter } from '../steps/canary-status';
 import { hostNames } from '../steps/hosts';
 import { Journal } from '../steps/journal';
-import { deployFailure, refuse, type Live } from '../steps/outcome';
-import { readLiveColour, restoreTraffic, shiftTraffic, switchTraffic, verifyTraffic } from '../steps/router';
+import { deployFailure, preflight, type Live } from '../steps/outcome';
+import { restoreTraffic, shiftTraffic, switchTraffic, verifyTraffic } from '../steps/router';
 import { Saga } from '../steps/saga';
-import { checkVersionInstalled, healthCheckNewVersion, prepareIdleSlot, startNewVersion, stopColour } from '../steps/slots';
+import { healthCheckNewVersion, prepareIdleSlot, startNewVersion, stopColour } from '../steps/slots';
 
 export interface CanaryInput {
   request: DeployRequest;
@@ -77,20 +76,12 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
     phase: 'starting',
     lastMeasurements: [],
   };
-  const asked = { promote: false, full: false, abort: null as string | null, changed: 0 };
+  const asked: Asked = { promote: false, full: false, by: '', abort: null, changed: 0 };
   const tell = canaryReporter(deployId);
   const report = () => tell(status);
-  registerControls(status, asked);
+  registerControls(status, asked, journal);
 
-  journal.step('reading', `reading which colour each of ${hosts.length} host(s) serves`);
-  let live: Live | null;
-  try {
-    live = await readLiveColour(plan);
-    if (plan.platform.slots.installed) await checkVersionInstalled(plan, version, journal);
-  } catch (err) {
-    if (!isCancellation(err)) await refuse(request, journal, err);
-    throw err;
-  }
+  const live: Live | null = await preflight(request, journal);
   // Nothing live yet: there is nothing to compare with or fall back to, so it goes straight to 100%.
   const steps = live ? canarySteps(strategy) : [{ weight: 100 }];
   const target: Color = live ? otherColor(live.color) : 'blue';
@@ -112,11 +103,12 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
     let remaining = durationMs;
     let measured = false;
     status.awaitingPromotion = remaining === undefined;
+    if (status.awaitingPromotion) journal.step('waiting', `at ${status.weight}%: waiting for cutover promote ${plan.app} ${plan.env} (still measuring)`);
     for (;;) {
       if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
       if (asked.promote) {
         asked.promote = false;
-        journal.step('promoted', asked.full ? `promoted to 100% by hand` : `promoted by hand past step ${status.step + 1}`);
+        journal.step('promoted', asked.full ? `promoted to 100% by ${asked.by}` : `promoted past step ${status.step + 1} by ${asked.by}`);
         break;
       }
       const measuring = status.weight > 0 && analysis.hasMetrics;
@@ -127,10 +119,12 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       report();
       const seen = asked.changed;
       const started = Date.now();
+      const pausedBefore = status.paused;
       const interrupted = await condition(() => asked.changed !== seen, wait, {
         summary: status.paused ? `paused by hand at ${status.weight}%` : remaining === undefined ? `at ${status.weight}%: waiting for cutover promote` : `at ${status.weight}% for ${Math.round(remaining / 1000)}s more`,
       });
-      if (!status.paused && remaining !== undefined) remaining -= Date.now() - started;
+      // The pause counts down only while not paused: up to a pause, not up to a resume.
+      if (!pausedBefore && remaining !== undefined) remaining -= Date.now() - started;
       if (interrupted || !measuring) continue;
       const { measurements, breach } = await analysis.measure(vars, target);
       measured = true;
@@ -164,6 +158,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   }
 
   try {
+    // Aborted while the hosts were read: nothing to start.
     if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
     const stopCanary = saga.push(`stop ${target}`, async () => {
       journal.step('cleaning-up', `stopping ${target} on every host`);
@@ -212,7 +207,6 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       details: { switched: switched || status.weight > 0, target, live, weight: status.weight, measurements: status.lastMeasurements },
       ...(end ? { type: end.type, reason: end.reason } : {}),
     });
-    report();
     await tell.flush();
     throw failure;
   }
@@ -233,8 +227,18 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   };
 }
 
+/** What the controls asked for; `changed` wakes the step that holds. */
+interface Asked {
+  promote: boolean;
+  full: boolean;
+  /** Who promoted. */
+  by: string;
+  abort: string | null;
+  changed: number;
+}
+
 /** promote / pause / resume / abort, as Updates whose validators reject what cannot be done now. */
-function registerControls(status: CanaryStatus, asked: { promote: boolean; full: boolean; abort: string | null; changed: number }): void {
+function registerControls(status: CanaryStatus, asked: Asked, journal: Journal): void {
   const ended = (): string | null =>
     status.phase === 'done' ? 'the canary is already at 100%' : status.phase === 'aborting' || asked.abort !== null ? 'the canary is being rolled back' : status.phase === 'promoting' ? 'the canary is being switched to 100%' : null;
   const poke = (): CanaryStatus => {
@@ -244,9 +248,12 @@ function registerControls(status: CanaryStatus, asked: { promote: boolean; full:
   setHandler(canaryQuery, () => status);
   setHandler(
     promoteUpdate,
-    ({ full }) => {
+    ({ full, by }) => {
       if (full) asked.full = true;
       asked.promote = true;
+      asked.by = by;
+      // Promoting a canary paused by hand lets it go on: the promotion is the decision.
+      status.paused = false;
       return poke();
     },
     {
@@ -260,8 +267,9 @@ function registerControls(status: CanaryStatus, asked: { promote: boolean; full:
   );
   setHandler(
     pauseUpdate,
-    (_req) => {
+    ({ by }) => {
       status.paused = true;
+      journal.step('paused', `paused at ${status.weight}% by ${by}`);
       return poke();
     },
     {
@@ -274,8 +282,9 @@ function registerControls(status: CanaryStatus, asked: { promote: boolean; full:
   );
   setHandler(
     resumeUpdate,
-    (_req) => {
+    ({ by }) => {
       status.paused = false;
+      journal.step('resumed', `resumed at ${status.weight}% by ${by}`);
       return poke();
     },
     {
