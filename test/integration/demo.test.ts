@@ -21,7 +21,8 @@ function processesUnder(dir: string): string[] {
 test('Ctrl-C on the demo after its deploy stops the worker, the hosts and Temporal, and leaves nothing behind', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-demo-'));
   const log: string[] = [];
-  const demo = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'sandbox/demo.ts')], {
+  // As scripts/demo.sh runs it: node itself with tsx's loader, no relaying parent process.
+  const demo = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'sandbox/demo.ts')], {
     cwd: ROOT,
     detached: true, // its own process group, as a terminal's foreground job
     env: { ...process.env, CUTOVER_DEMO_DIR: dir },
