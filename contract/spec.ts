@@ -67,8 +67,6 @@ export const nginxRouterSchema = z.strictObject({
   url: z.string().regex(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL, e.g. http://127.0.0.1/' }),
 });
 export type NginxRouter = z.infer<typeof nginxRouterSchema>;
-/** @deprecated name kept for the nginx activities; use NginxRouter. */
-export type RouterSpec = NginxRouter;
 
 export const routerSchema = z.discriminatedUnion('kind', [nginxRouterSchema]);
 
@@ -176,8 +174,5 @@ export function upgradeLegacyPlan(raw: unknown): unknown {
 
 export const planSchema = z.preprocess(upgradeLegacyPlan, planObject);
 export type Plan = z.output<typeof planObject>;
-
-/** A plan whose platform is ssh hosts (the only one so far). */
-export type SshPlan = Plan & { platform: SshPlatform };
 
 export const TASK_QUEUE = 'cutover';

@@ -2,7 +2,6 @@
 import type { Color, NginxRouter } from '../../contract/spec';
 import { assertSafeName, hostVars, quote, renderPath, renderTemplate, UnsafeInputError } from '../shell';
 
-type RouterSpec = NginxRouter;
 
 export interface UpstreamContent {
   upstreamName: string;
@@ -109,7 +108,7 @@ export function parseUpstream(text: string, ports: Record<Color, number>): Parse
 
 
 /** Print the upstream file, or nothing if it does not exist yet (first deploy). */
-export function readUpstreamCommand(router: RouterSpec, host: HostRef): string {
+export function readUpstreamCommand(router: NginxRouter, host: HostRef): string {
   const file = quote(renderPath(router.upstreamFile, hostVars(host)));
   return `if [ -f ${file} ]; then cat ${file}; fi`;
 }
@@ -122,7 +121,7 @@ export const CONFIG_REJECTED_EXIT = 65;
  * the test passes; otherwise put the old file back and exit CONFIG_REJECTED_EXIT.
  * The new content arrives on stdin so no config text is ever interpolated into the command.
  */
-export function switchUpstreamCommand(router: RouterSpec, host: HostRef): string {
+export function switchUpstreamCommand(router: NginxRouter, host: HostRef): string {
   const vars = hostVars(host);
   const file = quote(renderPath(router.upstreamFile, vars));
   const test = renderTemplate(router.test, vars);
@@ -150,7 +149,7 @@ export function switchUpstreamCommand(router: RouterSpec, host: HostRef): string
  * Reload nginx when its config tests clean. Used when the upstream file already says what we
  * want: an earlier attempt may have died between writing it and reloading.
  */
-export function reloadIfValidCommand(router: RouterSpec, host: HostRef): string {
+export function reloadIfValidCommand(router: NginxRouter, host: HostRef): string {
   const vars = hostVars(host);
   return `${renderTemplate(router.test, vars)} && ${renderTemplate(router.reload, vars)}`;
 }
@@ -176,7 +175,7 @@ export interface VerifyCommandOptions {
  * `version`, or the settle time is used up. Prints one `<status> <version header>` line per
  * request; judgeVerifyOutput judges them.
  */
-export function verifyThroughRouterCommand(router: RouterSpec, host: HostRef, o: VerifyCommandOptions): string {
+export function verifyThroughRouterCommand(router: NginxRouter, host: HostRef, o: VerifyCommandOptions): string {
   // The same rule as the config schema (an HTTP token); the name only ever reaches the shell quoted.
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(o.versionHeader)) {
     throw new UnsafeInputError(`verify.versionHeader: ${JSON.stringify(o.versionHeader)} is not a header name`);

@@ -19,12 +19,12 @@ import {
   judgeVerifyOutput,
 } from '../../activities/nginx/commands';
 import { healthProbeCommand, parseProbeOutput, startSlotCommand, stopSlotCommand } from '../../activities/slots/commands';
-import type { HealthSpec, HostSpec, RouterSpec, SlotsSpec } from '../../contract';
+import type { HealthSpec, HostSpec, NginxRouter, SlotsSpec } from '../../contract';
 
 const host: HostSpec = { name: 'web1', address: '10.0.0.5', port: 22, user: 'deploy', privateKeyPath: '/k', hostKey: 'SHA256:AAAA' };
 const slots: SlotsSpec = { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: 'slot start {{color}} {{port}} {{version}}', stop: 'slot stop {{color}}' };
 const health: HealthSpec = { path: '/health', expectStatus: 200, timeoutMs: 1500, intervalMs: 1000, attempts: 3 };
-const router = (over: Partial<RouterSpec> = {}): RouterSpec => ({
+const router = (over: Partial<NginxRouter> = {}): NginxRouter => ({
   kind: 'nginx', upstreamFile: '/etc/nginx/conf.d/{{host}}.conf', upstreamName: 'shop_prod', test: 'nginx -t', reload: 'nginx -s reload', url: 'http://127.0.0.1/', ...over,
 });
 const ports = { blue: 3005, green: 3006 };

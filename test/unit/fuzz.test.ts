@@ -12,7 +12,7 @@ import { assertSafeName, quote, UnsafeInputError } from '../../activities/shell'
 import { readUpstreamCommand, renderUpstream, switchUpstreamCommand, verifyThroughRouterCommand } from '../../activities/nginx/commands';
 import { healthProbeCommand, installedCheckCommand, startSlotCommand, stopSlotCommand } from '../../activities/slots/commands';
 import { ConfigError, formatPath, parseConfig } from '../../config/load';
-import { SAFE_NAME, type HealthSpec, type HostSpec, type RouterSpec, type SlotsSpec } from '../../contract';
+import { SAFE_NAME, type HealthSpec, type HostSpec, type NginxRouter, type SlotsSpec } from '../../contract';
 
 const SEED = 20240607;
 const runs = (numRuns: number) => ({ numRuns, seed: SEED });
@@ -20,7 +20,7 @@ const runs = (numRuns: number) => ({ numRuns, seed: SEED });
 const host: HostSpec = { name: 'web1', address: '10.0.0.5', port: 22, user: 'deploy', privateKeyPath: '/k', hostKey: 'SHA256:AAAA' };
 const slots: SlotsSpec = { address: '127.0.0.1', blue: { port: 3005 }, green: { port: 3006 }, start: "printf '%s\\n' {{version}}", stop: 'stop {{color}}' };
 const health: HealthSpec = { path: '/health', expectStatus: 200, timeoutMs: 500, intervalMs: 1000, attempts: 3 };
-const router: RouterSpec = { kind: 'nginx', upstreamFile: '/etc/nginx/{{host}}.conf', upstreamName: 'shop', test: 'nginx -t', reload: 'nginx -s reload', url: 'http://127.0.0.1/' };
+const router: NginxRouter = { kind: 'nginx', upstreamFile: '/etc/nginx/{{host}}.conf', upstreamName: 'shop', test: 'nginx -t', reload: 'nginx -s reload', url: 'http://127.0.0.1/' };
 
 const sh = (script: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) =>
   spawnSync('sh', ['-c', script], { encoding: 'utf8', input: opts.input, env: opts.env ?? process.env });
