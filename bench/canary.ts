@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import type { SwitchInput } from '../activities/nginx';
 import { parseUpstream } from '../activities/nginx/commands';
 import type { Measurement } from '../contract/analysis';
@@ -18,6 +17,7 @@ import { startLoad, type LoadSample, type LoadStats } from '../sandbox/load';
 import { startPrometheus, type SandboxPrometheus } from '../sandbox/prometheus';
 import type { Behaviour, SandboxHost } from '../sandbox/world';
 import { main as cli } from '../starters/cli';
+import { activityRuns, type ActivityRun } from '../test/support/histories';
 import type { Io } from '../starters/output';
 import { interrupted, intArg, round, sleep, startWorkerProcess, summary, table, within, writeResults, type WorkerProcess } from './common';
 
@@ -48,44 +48,6 @@ const ERROR_RATE =
 const P99 = 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{version="{{version}}"}[10s])))';
 
 // ---------- a deploy's history: its activities with their argument and result ----------
-
-const E = temporal.api.enums.v1.EventType;
-type Event = temporal.api.history.v1.IHistoryEvent;
-
-interface ActivityRun {
-  type: string;
-  input: unknown;
-  result: unknown;
-  started: number;
-  closed: number;
-}
-
-const eventMs = (e: Event): number => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
-const firstPayload = (p: temporal.api.common.v1.IPayloads | null | undefined): unknown => {
-  const data = p?.payloads?.[0]?.data;
-  return data && data.length > 0 ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
-};
-
-async function activityRuns(client: Client, workflowId: string): Promise<ActivityRun[]> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { type: string; input: unknown }>();
-  const started = new Map<string, number>();
-  const runs: ActivityRun[] = [];
-  for (const e of history.events ?? []) {
-    if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
-      const a = e.activityTaskScheduledEventAttributes;
-      scheduled.set(String(e.eventId), { type: a?.activityType?.name ?? '?', input: firstPayload(a?.input) });
-    } else if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_STARTED) {
-      started.set(String(e.activityTaskStartedEventAttributes?.scheduledEventId), eventMs(e));
-    } else if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
-      const a = e.activityTaskCompletedEventAttributes;
-      const id = String(a?.scheduledEventId);
-      const s = scheduled.get(id);
-      if (s) runs.push({ ...s, result: firstPayload(a?.result), started: started.get(id) ?? eventMs(e), closed: eventMs(e) });
-    }
-  }
-  return runs;
-}
 
 /** Each canary weight's time on every router: after the last host switched to it, until the next switch began. */
 function stepWindows(runs: ActivityRun[]): { weight: number; from: number; to: number }[] {

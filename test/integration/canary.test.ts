@@ -5,13 +5,12 @@
 // shares are measured from the answers' X-App-Version, in windows read from the deploy's history.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { temporal } from '@temporalio/proto';
 import type { SwitchInput } from '../../activities/nginx';
 import { canaryQuery, type CanaryStatus } from '../../contract/api';
 import type { Color } from '../../contract/spec';
 import type { SandboxConfigOptions } from '../../sandbox/config';
 import type { LoadSample, LoadStats } from '../../sandbox/load';
-import { recordHistory } from '../support/histories';
+import { activityRuns, recordHistory, type ActivityRun } from '../support/histories';
 import { APP, assertHosts, deployIdOf, ENV, eventually, startWorld, type CliRun, type World } from '../support/world';
 
 let w: World;
@@ -95,46 +94,6 @@ const answeredBy = (samples: LoadSample[], version: string): number => samples.f
 
 // ---------- history ----------
 
-const E = temporal.api.enums.v1.EventType;
-type Event = temporal.api.history.v1.IHistoryEvent;
-
-interface ActivityRun {
-  type: string;
-  input: unknown;
-  result: unknown;
-  started: number;
-  closed: number;
-}
-
-const eventMs = (e: Event): number => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
-const firstPayload = (p: temporal.api.common.v1.IPayloads | null | undefined): unknown => {
-  const data = p?.payloads?.[0]?.data;
-  // A void result is a `binary/null` payload without data.
-  return data && data.length > 0 ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
-};
-
-/** The deploy's activities in the order they ended, with their (first) argument and result. */
-async function activityRuns(workflowId: string): Promise<ActivityRun[]> {
-  const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { type: string; input: unknown }>();
-  const started = new Map<string, number>();
-  const runs: ActivityRun[] = [];
-  for (const e of history.events ?? []) {
-    if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
-      const a = e.activityTaskScheduledEventAttributes;
-      scheduled.set(String(e.eventId), { type: a?.activityType?.name ?? '?', input: firstPayload(a?.input) });
-    } else if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_STARTED) {
-      started.set(String(e.activityTaskStartedEventAttributes?.scheduledEventId), eventMs(e));
-    } else if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
-      const a = e.activityTaskCompletedEventAttributes;
-      const id = String(a?.scheduledEventId);
-      const s = scheduled.get(id);
-      if (s) runs.push({ ...s, result: firstPayload(a?.result), started: started.get(id) ?? eventMs(e), closed: eventMs(e) });
-    }
-  }
-  return runs;
-}
-
 interface StepWindow {
   weight: number;
   from: number;
@@ -202,7 +161,7 @@ describe('canary deploys on real hosts with a real Prometheus', () => {
     w.hosts.forEach((h) => assert.doesNotMatch(h.readUpstream(), /canary=/, `${h.name}: no canary line once at 100%`));
 
     const id = deployIdOf('2001', 'v2');
-    const runs = await activityRuns(id);
+    const runs = await activityRuns(w.client, id);
     const windows = stepWindows(runs);
     assert.deepEqual(windows.map((x) => x.weight), [1, 5, 25], 'one window per configured weight');
     const shares = windows.map((win) => ({ weight: win.weight, ...shareIn(load.samples, win, 'v2') }));
@@ -225,7 +184,7 @@ describe('canary deploys on real hosts with a real Prometheus', () => {
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.equal(load.failed, 0, load.failures.join('\n'));
     assertStable('blue', 'v1', 'rolled back to v1, v2 stopped');
-    const runs = await activityRuns('rollback/shop/prod/gitlab-2002');
+    const runs = await activityRuns(w.client, 'rollback/shop/prod/gitlab-2002');
     const types = [...new Set(runs.map((r) => r.type))].sort();
     assert.deepEqual(types.filter((t) => !t.startsWith('slack')), ['stopSlot', 'switchRouter', 'verifyRouter'], 'no start and no health wait');
     const switched = Math.max(...runs.filter((r) => r.type === 'switchRouter').map((r) => r.closed));
