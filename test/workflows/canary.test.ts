@@ -688,6 +688,51 @@ describe('canary deploy: promote, pause, resume, abort', () => {
     );
   });
 
+  test('an Update that does not say who asks, or with an oversized reason, is refused and changes nothing', async () => {
+    const world = blueV1();
+    await withWorker(world, async ({ tq, env }) => {
+      const req = deployRequest(canaryPlan(env), 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await waitForCanary(req.deployId, (s) => s.weight === 1);
+      const before = await snapshot(world, req.deployId);
+      await refused(handle(req.deployId).executeUpdate(abortUpdate, { args: [{ by: '' }] }), /by: say who asks/);
+      await refused(handle(req.deployId).executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'x'.repeat(501) }] }), /reason: at most 500 characters/);
+      await refused(handle(req.deployId).executeUpdate(pauseUpdate, { args: [{} as { by: string }] }), /by: say who asks/);
+      assert.deepEqual(await snapshot(world, req.deployId), before);
+      await childResult(testEnv.client, req.deployId);
+      assert.deepEqual(weights(world), [1, 5, 25], 'the canary went on as if nothing was asked');
+    });
+  });
+
+  test('paused by hand at a step without a pause and resumed before an interval passed: it measures once and goes on', async () => {
+    const world = blueV1();
+    const shifting = gate();
+    await withWorker(
+      world,
+      async ({ tq, env }) => {
+        const req = deployRequest(canaryPlan(env, canary([{ weight: 5 }, { weight: 25, pause: { durationMs: 60_000 } }])), 'v2');
+        await sendDeploy(testEnv.client, req, tq);
+        await shifting.reached;
+        await handle(req.deployId).executeUpdate(pauseUpdate, { args: [by] });
+        shifting.release();
+        await waitForCanary(req.deployId, (s) => s.weight === 5 && s.paused);
+        await handle(req.deployId).executeUpdate(resumeUpdate, { args: [by] });
+        await childResult(testEnv.client, req.deployId);
+        assert.deepEqual(weights(world), [5, 25]);
+        assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
+      },
+      {
+        activities: (a) => ({
+          ...a,
+          async switchRouter(input) {
+            if (input.canary?.weight === 5) await shifting.wait();
+            return a.switchRouter(input);
+          },
+        }),
+      },
+    );
+  });
+
   test('promote, pause, resume and abort are refused while the canary rolls back', async () => {
     const world = blueV1();
     const restore = gate();

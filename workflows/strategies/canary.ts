@@ -120,9 +120,12 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       const seen = asked.changed;
       const started = Date.now();
       const pausedBefore = status.paused;
-      const interrupted = await condition(() => asked.changed !== seen, wait, {
-        summary: status.paused ? `paused by hand at ${status.weight}%` : remaining === undefined ? `at ${status.weight}%: waiting for cutover promote` : `at ${status.weight}% for ${Math.round(remaining / 1000)}s more`,
-      });
+      // Nothing left to wait (a pause used up before its last measurement): measure now.
+      const interrupted =
+        wait > 0 &&
+        (await condition(() => asked.changed !== seen, wait, {
+          summary: status.paused ? `paused by hand at ${status.weight}%` : remaining === undefined ? `at ${status.weight}%: waiting for cutover promote` : `at ${status.weight}% for ${Math.round(remaining / 1000)}s more`,
+        }));
       // The pause counts down only while not paused: up to a pause, not up to a resume.
       if (!pausedBefore && remaining !== undefined) remaining -= Date.now() - started;
       if (interrupted || !measuring) continue;
@@ -245,6 +248,11 @@ function registerControls(status: CanaryStatus, asked: Asked, journal: Journal):
     asked.changed++;
     return status;
   };
+  /** Any client may send an Update: who asked, and why, must be short plain text (they reach Slack and the history). */
+  const checkRequest = (req: { by?: unknown; reason?: unknown } | undefined): void => {
+    if (typeof req?.by !== 'string' || req.by.length === 0 || req.by.length > 200) throw new Error('by: say who asks, in at most 200 characters');
+    if (req.reason !== undefined && (typeof req.reason !== 'string' || req.reason.length > 500)) throw new Error('reason: at most 500 characters of text');
+  };
   setHandler(canaryQuery, () => status);
   setHandler(
     promoteUpdate,
@@ -257,7 +265,9 @@ function registerControls(status: CanaryStatus, asked: Asked, journal: Journal):
       return poke();
     },
     {
-      validator: ({ full }) => {
+      validator: (req) => {
+        checkRequest(req);
+        const { full } = req;
         const no = ended();
         if (no) throw new Error(`nothing to promote: ${no}`);
         if (status.phase === 'starting' && !full) throw new Error('nothing to promote yet: the canary is still starting (use --full to go to 100% once it is healthy)');
@@ -273,7 +283,8 @@ function registerControls(status: CanaryStatus, asked: Asked, journal: Journal):
       return poke();
     },
     {
-      validator: (_req) => {
+      validator: (req) => {
+        checkRequest(req);
         const no = ended();
         if (no) throw new Error(`cannot pause: ${no}`);
         if (status.paused) throw new Error('the canary is already paused');
@@ -288,7 +299,8 @@ function registerControls(status: CanaryStatus, asked: Asked, journal: Journal):
       return poke();
     },
     {
-      validator: (_req) => {
+      validator: (req) => {
+        checkRequest(req);
         const no = ended();
         if (no) throw new Error(`cannot resume: ${no}`);
         if (!status.paused) throw new Error('the canary is not paused');
@@ -302,7 +314,8 @@ function registerControls(status: CanaryStatus, asked: Asked, journal: Journal):
       return poke();
     },
     {
-      validator: (_req) => {
+      validator: (req) => {
+        checkRequest(req);
         const no = ended();
         if (no) throw new Error(`cannot abort: ${no}${status.phase === 'done' ? '; use cutover rollback' : ''}`);
       },
