@@ -1,10 +1,15 @@
 // createActivities(deps): every activity the worker registers, one module per external system,
 // each built from injected clients and config so tests can point them at local servers.
+import type { Client } from '@temporalio/client';
+import { TASK_QUEUE } from '../contract/spec';
+import { createFreezeActivities } from './freeze';
 import { createNginxActivities } from './nginx';
 import { createPrometheusActivities } from './prometheus';
 import { createSlackActivities, type SlackDeps } from './slack';
 import { createSlotActivities } from './slots';
 import type { Ssh } from './ssh/client';
+import { createTemporalActivities } from './temporal';
+import { createVersionSourceActivities } from './version-source';
 
 type PrometheusDeps = NonNullable<Parameters<typeof createPrometheusActivities>[0]>;
 
@@ -12,6 +17,8 @@ export interface ActivityDeps {
   ssh: Ssh;
   slack: SlackDeps;
   prometheus?: PrometheusDeps;
+  /** For recurring deploys, which ask the environment workflow for a deploy like the CLI does. */
+  temporal?: { client: Client; taskQueue: string };
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -20,6 +27,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createNginxActivities(deps.ssh),
     ...createPrometheusActivities(deps.prometheus),
     ...createSlackActivities(deps.slack),
+    ...createFreezeActivities(),
+    ...createVersionSourceActivities(deps.ssh),
+    ...createTemporalActivities(deps.temporal?.client, deps.temporal?.taskQueue ?? TASK_QUEUE),
   };
 }
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { planSchema, type Plan } from '../contract/spec';
-import { configSchema, type Config } from './schema';
+import { configSchema, type Config, type EnvironmentConfig } from './schema';
 
 export interface ConfigIssue {
   /** Dotted path into the file, e.g. `apps.shop.environments.prod.hosts[1].port`; '' for the file itself. */
@@ -245,6 +245,8 @@ export function resolvePlan(config: Config, app: string, env: string, file = 'cu
     verify: e.verify,
     teardownDelayMs: e.teardownDelay,
     ...(e.slack ? { slackChannel: e.slack.channel } : {}),
+    ...freezePolicy(config, e),
+    scheduleNoticeMs: e.scheduleNotice,
   };
   const checked = planSchema.safeParse(plan, { reportInput: true });
   if (!checked.success) {
@@ -255,6 +257,13 @@ export function resolvePlan(config: Config, app: string, env: string, file = 'cu
     );
   }
   return checked.data;
+}
+
+/** The file's freeze windows and the environment's, with what a deploy does in one. */
+function freezePolicy(config: Config, e: EnvironmentConfig): Pick<Plan, 'freeze'> {
+  const windows = [...config.freezes, ...e.freezes];
+  if (windows.length === 0 && !e.breakGlass) return {};
+  return { freeze: { onFreeze: e.onFreeze, windows, breakGlassApprovers: e.breakGlass?.approvers ?? [] } };
 }
 
 /** Counts for `cutover validate`. */

@@ -5,6 +5,8 @@
 // {...}}` to `{kind: 'nginx', ...}`), once, and TypeScript checks the result against it.
 import { z } from 'zod';
 import ms from 'ms';
+import { cronProblem, isValidTimezone, parseLocalTime } from '../activities/freeze/calendar';
+import { ON_FREEZE, type FreezeWindow } from '../contract/freeze';
 import { COMPARATORS, SAFE_NAME, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
 
 export const NAME_RULE = 'must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)';
@@ -253,6 +255,57 @@ const strategySchema = z
     };
   });
 
+// ---- freeze windows ----------------------------------------------------------------------------
+
+const timezoneSchema = z.string().refine(isValidTimezone, { message: 'unknown time zone; use an IANA name like Europe/Berlin or America/New_York' });
+
+/** `{name, cron, duration, timezone}` (recurring) or `{name, from, to, timezone}` (one-off). */
+const freezeWindowSchema = z
+  .strictObject({
+    name: z.string().min(1).max(100),
+    timezone: timezoneSchema,
+    cron: z.string().min(1).optional(),
+    duration: durationSchema({ positive: true }).optional(),
+    from: z.string().optional(),
+    to: z.string().optional(),
+  })
+  .transform((w, ctx): FreezeWindow => {
+    const recurring = w.cron !== undefined || w.duration !== undefined;
+    const oneOff = w.from !== undefined || w.to !== undefined;
+    if (recurring === oneOff) {
+      ctx.addIssue({ code: 'custom', message: 'give either cron and duration (a recurring window) or from and to (a one-off window), e.g. {name: weekend, cron: "0 18 * * FRI", duration: 62h, timezone: Europe/Berlin}' });
+      return z.NEVER;
+    }
+    if (recurring) {
+      if (w.cron === undefined) ctx.addIssue({ code: 'custom', path: ['cron'], message: 'missing; when the window opens, e.g. "0 18 * * FRI"' });
+      if (w.duration === undefined) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'missing; how long the window stays closed, e.g. 62h' });
+      const problem = w.cron !== undefined ? cronProblem(w.cron) : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', path: ['cron'], message: `not a cron expression (${problem}); five fields: minute hour day-of-month month day-of-week, e.g. "0 18 * * FRI"` });
+      if (w.cron === undefined || w.duration === undefined || problem) return z.NEVER;
+      return { kind: 'recurring', name: w.name, timezone: w.timezone, cron: w.cron, durationMs: w.duration };
+    }
+    const bounds: Partial<Record<'from' | 'to', number>> = {};
+    for (const key of ['from', 'to'] as const) {
+      const text = w[key];
+      const at = text === undefined ? undefined : parseLocalTime(text, w.timezone);
+      if (at === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${text === undefined ? 'missing' : `${JSON.stringify(text)} is not a local time`}; write "YYYY-MM-DD HH:MM", e.g. "2026-12-20 00:00"` });
+      else bounds[key] = at;
+    }
+    if (bounds.from !== undefined && bounds.to !== undefined && bounds.to <= bounds.from) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: `${w.to} is not after from (${w.from}); the window must end after it starts` });
+    }
+    if (bounds.from === undefined || bounds.to === undefined || bounds.to <= bounds.from) return z.NEVER;
+    return { kind: 'oneOff', name: w.name, timezone: w.timezone, from: w.from!.trim(), to: w.to!.trim() };
+  });
+
+const freezeWindowsSchema = z.array(freezeWindowSchema).superRefine((windows, ctx) => {
+  const seen = new Set<string>();
+  windows.forEach((w, i) => {
+    if (seen.has(w.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${w.name}" is already the name of another window; give each its own` });
+    seen.add(w.name);
+  });
+});
+
 const environmentSchema = z
   .strictObject({
     hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }),
@@ -263,6 +316,12 @@ const environmentSchema = z
     verify: verifySchema,
     teardownDelay: durationSchema().prefault('60m'),
     slack: z.strictObject({ channel: z.string().min(1) }).optional(),
+    /** This environment's freeze windows, on top of the file's `freezes`. */
+    freezes: freezeWindowsSchema.default([]),
+    onFreeze: z.enum(ON_FREEZE).default('reject'),
+    breakGlass: z.strictObject({ approvers: z.array(z.string().min(1).max(100)).min(1, { message: 'name at least one approver' }) }).optional(),
+    /** How long before a scheduled deploy its Slack thread says it is coming. */
+    scheduleNotice: durationSchema().prefault('15m'),
   })
   .superRefine((env, ctx) => {
     if (env.slots.blue.port === env.slots.green.port) {
@@ -309,6 +368,8 @@ export const configSchema = z.strictObject({
       uiUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL like http://127.0.0.1:8233' }).optional(),
     })
     .optional(),
+  /** Freeze windows of every environment. */
+  freezes: freezeWindowsSchema.default([]),
   apps: z.record(nameSchema, appSchema).refine((r) => Object.keys(r).length > 0, { message: 'add at least one app' }),
 });
 

@@ -13,6 +13,27 @@ export const progressQuery = defineQuery<ProgressEntry[]>('progress');
 /** A running canary tells its environment where it stands (shown by `state` and `cutover status`). */
 export const canaryProgressSignal = defineSignal<[{ deployId: string; canary: CanaryStatus }]>('canaryProgress');
 
+/**
+ * A deploy tells its environment where it stands at its gates (its scheduled time, a freeze, a
+ * break-glass approval). `passed` means it is about to change the hosts: from then on the colour
+ * kept for rollback is the one it replaces.
+ */
+export const deployGateSignal = defineSignal<[{ deployId: string; gate: GateStatus }]>('deployGate');
+
+/** `cutover approve`: let a `--break-glass` deploy through a freeze (one approver, not the one who triggered it). */
+export const approveUpdate = defineUpdate<GateStatus, [{ by: string; comment?: string }]>('approve');
+
+/** `cutover cancel`: drop a scheduled or queued deploy, or one still waiting at its gates (nothing changed yet). */
+export const cancelUpdate = defineUpdate<{ cancelled: string; was: 'scheduled' | 'queued' | 'waiting' }, [{ id: string; by: string }]>('cancel');
+
+export interface GateStatus {
+  phase: 'scheduled' | 'frozen' | 'awaiting-approval' | 'passed';
+  /** In words: `frozen by weekend until Mon 7 Dec 2026 08:00 Europe/Berlin`. */
+  message: string;
+  /** ms since epoch when the wait ends by itself, if it does. */
+  until?: number;
+}
+
 /** Manual control of a running canary, as Updates: the caller learns at once whether it was accepted. */
 export const promoteUpdate = defineUpdate<CanaryStatus, [{ full?: boolean; by: string }]>('promote');
 export const pauseUpdate = defineUpdate<CanaryStatus, [{ by: string }]>('pause');
@@ -71,6 +92,12 @@ export interface QueuedOperation {
   strategy?: StrategyKind;
   /** Set while a canary runs. */
   canary?: CanaryStatus;
+  /** A scheduled deploy: when it starts, in the words of the person who scheduled it. */
+  scheduledFor?: { at: number; text: string };
+  /** `--break-glass` reason. */
+  breakGlass?: string;
+  /** Where a running deploy stands at its gates (scheduled time, freeze, approval). */
+  gate?: GateStatus;
 }
 
 export interface FinishedOperation extends QueuedOperation {
@@ -86,6 +113,8 @@ export interface EnvState {
   previous: PreviousColor | null;
   running: QueuedOperation | null;
   queue: QueuedOperation[];
+  /** Deploys scheduled for later (`cutover deploy --at`), earliest first; queued when their notice time comes. */
+  scheduled: QueuedOperation[];
   /** Most recent first; bounded. Deduplicates retried triggers. */
   recent: FinishedOperation[];
   /** Requests refused by the environment (bad input), most recent first; bounded. */

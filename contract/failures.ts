@@ -10,10 +10,12 @@ export const FAILURE = {
   canaryFailed: 'CanaryFailed',
   /** `cutover abort`: rolled back on request. */
   canaryAborted: 'CanaryAborted',
+  /** A freeze window is in force and the environment refuses deploys in one (or a break-glass cannot be approved): nothing was changed. */
+  deployFrozen: 'DeployFrozen',
 } as const;
 
 /** Failures that mean the request itself was wrong and nothing was changed: the CLI exits 2. */
-export const BAD_INPUT_FAILURES: ReadonlySet<string> = new Set([FAILURE.versionNotInstalled]);
+export const BAD_INPUT_FAILURES: ReadonlySet<string> = new Set([FAILURE.versionNotInstalled, FAILURE.deployFrozen]);
 
 /** Activity error types that are final: retrying cannot help. */
 export const ACTIVITY_ERROR = {

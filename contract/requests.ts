@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { planSchema, safeName, upgradeLegacyPlan } from './spec';
 
 export const triggerSchema = z.strictObject({
-  source: z.enum(['gitlab', 'github', 'cli']),
+  source: z.enum(['gitlab', 'github', 'cli', 'schedule']),
   by: z.string().min(1),
   /** The stable key a retried CI job reproduces (pipeline / run id), if any. */
   key: z.string().optional(),
@@ -17,6 +17,10 @@ export const deployRequestSchema = z.strictObject({
   version: safeName,
   plan: planSchema,
   trigger: triggerSchema,
+  /** A scheduled deploy (`cutover deploy --at`): when it may start, and that time as it was given. */
+  scheduledFor: z.strictObject({ at: z.number().int().positive(), text: z.string().min(1).max(200) }).optional(),
+  /** `--break-glass "reason"`: through a freeze, once one of the break-glass approvers agrees. */
+  breakGlass: z.strictObject({ reason: z.string().min(1).max(500) }).optional(),
 });
 export type DeployRequest = z.infer<typeof deployRequestSchema>;
 
@@ -26,6 +30,9 @@ export const rollbackRequestSchema = z.strictObject({
   trigger: triggerSchema,
 });
 export type RollbackRequest = z.infer<typeof rollbackRequestSchema>;
+
+/** A scheduled deploy's Slack thread says it is coming this long before it starts, unless the environment says otherwise. */
+export const DEFAULT_SCHEDULE_NOTICE_MS = 15 * 60_000;
 
 export const envWorkflowId = (app: string, env: string): string => `env/${app}/${env}`;
 

@@ -3,6 +3,7 @@
 // canary; later codedeploy). These zod schemas are the single source of truth for the types;
 // the config loader maps cutover.yml onto them once, the workflows validate them again.
 import { z } from 'zod';
+import { freezePolicySchema } from './freeze';
 
 /** Anything that may reach a shell as a value: app, environment, host names, versions. */
 export const SAFE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
@@ -159,6 +160,10 @@ const planObject = z.strictObject({
   verify: verifySchema,
   teardownDelayMs: z.number().int().nonnegative(),
   slackChannel: z.string().min(1).optional(),
+  /** Freeze windows (the file's global ones and the environment's) and what a deploy does in one. */
+  freeze: freezePolicySchema.optional(),
+  /** How long before a scheduled deploy starts its Slack thread says so. */
+  scheduleNoticeMs: z.number().int().nonnegative().optional(),
 });
 
 /**

@@ -14,11 +14,11 @@ import { NO_WORKER_HINT, queryEnvState } from './environment-client';
 import { causeChain } from './format';
 import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
 import { connectTemporal, workflowUrl } from './temporal';
+import { checkReason } from './text-input';
 import { triggerFromEnv } from './trigger';
 
 /** The canary handles its Updates at once; longer means no worker runs it. */
 const UPDATE_TIMEOUT_MS = 10_000;
-const MAX_REASON = 500;
 
 function sendUpdate(handle: WorkflowHandle, request: CanaryRequest, by: string): Promise<CanaryStatus> {
   switch (request.action) {
@@ -37,17 +37,6 @@ function sendUpdate(handle: WorkflowHandle, request: CanaryRequest, by: string):
 export function refusalReason(err: WorkflowUpdateFailedError): string {
   const chain = causeChain(err.cause ?? err).filter((m) => m !== 'Workflow Update failed');
   return chain.length > 0 ? chain.join('; caused by: ') : 'refused without a reason';
-}
-
-/** `--reason` is free text that ends up in the workflow's failure and in Slack: keep it to one sane line. */
-export function checkReason(reason: string | undefined): string | undefined {
-  if (reason === undefined) return undefined;
-  const text = reason.replace(/\s+/g, ' ').trim();
-  if (text === '') throw new CliError('--reason: the text is empty; give a reason or leave the option out', EXIT.badInput);
-  if (text.length > MAX_REASON) {
-    throw new CliError(`--reason: ${text.length} characters is too long; keep it to ${MAX_REASON} (link to details instead)`, EXIT.badInput);
-  }
-  return text;
 }
 
 export type SendUpdate = (request: CanaryRequest, by: string) => Promise<CanaryStatus>;

@@ -3,11 +3,15 @@
 // Only commander is loaded up front: each command loads what it needs when it runs, so
 // `cutover --help` answers without loading zod, YAML or the Temporal client.
 import { Command, CommanderError, Option } from 'commander';
+import type { DeployOptions } from './commands';
 import type { GlobalOptions, OperationOptions } from './config-file';
 import { EXIT, Output, processIo, type Io, type Outcome } from './output';
 
 const commands = () => import('./commands');
 const canary = () => import('./canary-control');
+const gates = () => import('./gate-control');
+const freezes = () => import('./freeze-list');
+const schedules = () => import('./schedules');
 
 function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => Promise<Outcome> | Outcome) => Promise<void>): Command {
   const program = new Command('cutover')
@@ -36,7 +40,9 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .argument('<version>', 'version to deploy, ^[A-Za-z0-9._-]{1,128}$')
     .option('--wait', 'follow the deploy until it ends; the exit code tells how it went')
     .addOption(new Option('--key <key>', 'idempotency key (default: the CI pipeline/run id)'))
-    .action((app: string, env: string, version: string, opts: OperationOptions) =>
+    .option('--at <time>', 'schedule it: "2026-11-23 02:00 Europe/Berlin" (returns at once; cutover cancel drops it)')
+    .option('--break-glass <reason>', 'go through a freeze window once a break-glass approver runs cutover approve')
+    .action((app: string, env: string, version: string, opts: DeployOptions) =>
       run(async (g, out) => (await commands()).deployCommand(app, env, version, opts, g, io, out)),
     );
 
@@ -89,6 +95,63 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .action((app: string, env: string, opts: { reason?: string }) =>
       run(async (g, out) => (await canary()).canaryControlCommand(app, env, { action: 'abort', ...(opts.reason !== undefined ? { reason: opts.reason } : {}) }, g, io, out)),
     );
+
+  program
+    .command('approve')
+    .description('let a --break-glass deploy through a freeze (you must be a break-glass approver, not the one who triggered it)')
+    .argument('<app>')
+    .argument('<env>')
+    .option('--deploy <id>', 'the deploy to approve (default: the one waiting in the environment)')
+    .option('--comment <text>', 'why, for the journal and Slack')
+    .action((app: string, env: string, opts: { deploy?: string; comment?: string }) => run(async (g, out) => (await gates()).approveCommand(app, env, opts, g, io, out)));
+
+  program
+    .command('cancel')
+    .description('drop a scheduled or queued deploy, or one still held by a freeze or its time (nothing was changed by it)')
+    .argument('<app>')
+    .argument('<env>')
+    .argument('<id>', 'the deploy id (cutover status lists them)')
+    .action((app: string, env: string, id: string) => run(async (g, out) => (await gates()).cancelCommand(app, env, id, g, io, out)));
+
+  program
+    .command('freeze')
+    .description('freeze windows')
+    .command('list')
+    .description("the freeze windows in force and the next ones, in your time zone and the window's")
+    .option('--app <app>', 'only the windows of this app')
+    .option('--env <env>', 'only the windows of this environment')
+    .option('--count <n>', 'how many upcoming openings to show', '10')
+    .action((opts: { app?: string; env?: string; count: string }) => run(async (g, out) => (await freezes()).freezeListCommand(opts, g, io, out)));
+
+  const schedule = program.command('schedule').description('recurring deploys as Temporal Schedules (on the Schedules page of the Temporal UI)');
+  schedule
+    .command('create')
+    .description('deploy on a cron, with the version taken from a command on the first host or an HTTP URL')
+    .argument('<name>')
+    .requiredOption('--app <app>')
+    .requiredOption('--env <env>')
+    .requiredOption('--cron <expr>', 'five fields, e.g. "0 3 * * 1-5"')
+    .option('--timezone <tz>', 'IANA time zone of the cron', 'UTC')
+    .requiredOption('--version-from <source>', '"command:readlink /srv/shop/releases/latest" (run on the first host) or an http(s) URL answering the version')
+    .action((name: string, opts: { app: string; env: string; cron: string; timezone: string; versionFrom: string }) =>
+      run(async (g, out) => (await schedules()).scheduleCreateCommand(name, opts, g, io, out)),
+    );
+  schedule
+    .command('list')
+    .description('the cutover schedules, their next runs and their last results')
+    .action(() => run(async (g, out) => (await schedules()).scheduleListCommand(g, io, out)));
+  for (const [verb, what] of [
+    ['pause', 'stop a schedule from firing until unpaused'],
+    ['unpause', 'let a paused schedule fire again'],
+    ['delete', 'delete a schedule (deploys it started go on)'],
+    ['trigger', 'run a schedule once now'],
+  ] as const) {
+    schedule
+      .command(verb)
+      .description(what)
+      .argument('<name>')
+      .action((name: string) => run(async (g, out) => (await schedules()).scheduleActionCommand(verb, name, g, io, out)));
+  }
 
   return program;
 }

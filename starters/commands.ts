@@ -1,5 +1,5 @@
 // The bodies of `cutover deploy | rollback | status` (validate is in config-file.ts, the canary controls in canary-control.ts).
-export { checkNames, configPath, type GlobalOptions, type OperationOptions } from './config-file';
+export { checkNames, configPath, loadCliConfig, type GlobalOptions, type OperationOptions } from './config-file';
 import type { Client } from '@temporalio/client';
 import { ConfigError, resolvePlan } from '../config/load';
 import type { Config } from '../config/schema';
@@ -11,9 +11,11 @@ import { formatStatus } from './format';
 import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
 import { connectTemporal, temporalSettings, workflowUrl, type TemporalSettings } from './temporal';
 import { deployIdFor, rollbackIdFor, triggerFromEnv } from './trigger';
+import { checkReason } from './text-input';
+import { parseAt } from './when';
 
 /** What deploy and rollback differ in: the request's id and how it is sent. */
-type BuildRequest = (plan: Plan, trigger: Trigger) => { id: string; send: (client: Client) => Promise<void> };
+type BuildRequest = (plan: Plan, trigger: Trigger) => { id: string; send: (client: Client) => Promise<void>; scheduledFor?: { at: number; text: string } };
 
 /** Send a deploy or rollback request to the environment workflow and, with --wait, follow it. */
 async function requestOperation(
@@ -37,20 +39,42 @@ async function requestOperation(
   try {
     const send = () => request.send(t.client);
     await send();
-    out.line(`${kind} of ${app}/${env}${version !== undefined ? ` ${version}` : ''} requested by ${trigger.by}: ${target.id}`);
+    const when = request.scheduledFor ? ` for ${request.scheduledFor.text}` : '';
+    out.line(`${kind} of ${app}/${env}${version !== undefined ? ` ${version}` : ''} ${when ? 'scheduled' : 'requested'} by ${trigger.by}${when}: ${target.id}`);
     out.line(target.url);
-    if (opts.wait !== true) return { exitCode: EXIT.ok, report: { ok: true, id: target.id, url: target.url, requested: true } };
+    if (opts.wait !== true) {
+      return { exitCode: EXIT.ok, report: { ok: true, id: target.id, url: target.url, requested: true, ...(request.scheduledFor ? { scheduledFor: request.scheduledFor } : {}) } };
+    }
     return await follow(t, target, out, io, send);
   } finally {
     await t.close().catch(() => undefined);
   }
 }
 
-export function deployCommand(app: string, env: string, version: string, opts: OperationOptions, g: GlobalOptions, io: Io, out: Output): Promise<Outcome> {
+export interface DeployOptions extends OperationOptions {
+  /** `--at "2026-11-23 02:00 Europe/Berlin"`: schedule it. */
+  at?: string;
+  /** `--break-glass "reason"`: through a freeze, once a break-glass approver agrees. */
+  breakGlass?: string;
+}
+
+export function deployCommand(app: string, env: string, version: string, opts: DeployOptions, g: GlobalOptions, io: Io, out: Output): Promise<Outcome> {
+  const scheduledFor = opts.at !== undefined ? parseAt(opts.at, io.now().getTime()) : undefined;
+  const reason = opts.breakGlass !== undefined ? checkReason(opts.breakGlass, '--break-glass') : undefined;
   return requestOperation('deploy', { app, env, version }, opts, g, io, out, (plan, trigger) => {
+    if (reason !== undefined && !plan.freeze?.breakGlassApprovers.some((a) => a !== trigger.by)) {
+      throw new CliError(`--break-glass: ${app}/${env} has no break-glass approver other than ${trigger.by}; add apps.${app}.environments.${env}.breakGlass.approvers to cutover.yml`, EXIT.badInput);
+    }
     const deployId = deployIdFor(app, env, version, trigger, io.now(), io.random());
-    const request = deployRequestSchema.parse({ deployId, version, plan, trigger });
-    return { id: deployId, send: (client) => sendDeploy(client, request) };
+    const request = deployRequestSchema.parse({
+      deployId,
+      version,
+      plan,
+      trigger,
+      ...(scheduledFor ? { scheduledFor } : {}),
+      ...(reason !== undefined ? { breakGlass: { reason } } : {}),
+    });
+    return { id: deployId, send: (client) => sendDeploy(client, request), ...(scheduledFor ? { scheduledFor } : {}) };
   });
 }
 

@@ -62,7 +62,7 @@ export async function queryEnvState(t: TemporalConnection, app: string, env: str
 
 /** An environment nobody has deployed to yet. */
 export function emptyState(app: string, env: string): EnvState {
-  return { app, env, live: null, previous: null, running: null, queue: [], recent: [], rejected: [], plan: null };
+  return { app, env, live: null, previous: null, running: null, queue: [], scheduled: [], recent: [], rejected: [], plan: null };
 }
 
 /**

@@ -35,6 +35,7 @@ function knows(state: EnvState | null, id: string): boolean {
   return (
     state.running?.id === id ||
     state.queue.some((q) => q.id === id) ||
+    (state.scheduled ?? []).some((q) => q.id === id) ||
     state.recent.some((r) => r.id === id) ||
     state.rejected.some((r) => r.id === id)
   );

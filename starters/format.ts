@@ -48,11 +48,13 @@ export function formatProgress(entry: ProgressEntry): string {
 }
 
 const describeOp = (op: QueuedOperation): string =>
-  `${op.kind} ${op.id}${op.version ? ` (${op.version})` : ''} by ${op.by}`;
+  `${op.kind} ${op.id}${op.version ? ` (${op.version})` : ''} by ${op.by}${op.breakGlass ? ` [break-glass: ${op.breakGlass}]` : ''}${op.gate && op.gate.phase !== 'passed' ? `: ${op.gate.message}` : ''}`;
 
 /** Where a requested operation stands before its workflow exists. */
 export function formatWaiting(state: EnvState, id: string): string {
   if (state.running?.id === id) return 'starting now';
+  const scheduled = (state.scheduled ?? []).find((q) => q.id === id);
+  if (scheduled) return `scheduled for ${scheduled.scheduledFor?.text ?? '?'}; cutover cancel ${state.app} ${state.env} ${id} drops it`;
   const index = state.queue.findIndex((q) => q.id === id);
   if (index < 0) return `waiting for env/${state.app}/${state.env} to take the request`;
   const ahead = index + (state.running ? 1 : 0);
@@ -130,6 +132,9 @@ export function formatStatus(state: EnvState, now: number, url: string): string[
   }
   if (state.queue.length === 0) lines.push('queued:    nothing');
   else state.queue.forEach((q, i) => lines.push(`${i === 0 ? 'queued:   ' : '          '} ${i + 1}. ${describeOp(q)}`));
+  (state.scheduled ?? []).forEach((q, i) =>
+    lines.push(`${i === 0 ? 'scheduled:' : '          '} ${q.scheduledFor ? `${q.scheduledFor.text} (${relative(q.scheduledFor.at, now)})` : '?'}: ${describeOp(q)}`),
+  );
   if (state.recent.length > 0) {
     lines.push('recent:');
     for (const op of state.recent.slice(0, 5)) lines.push(`  ${formatOutcome(op, now)}`);

@@ -1,4 +1,5 @@
 // Builds the cutover worker. Used by the worker entry point, the demo and the tests.
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { createSsh } from '../activities/ssh/client';
@@ -31,11 +32,14 @@ export interface CutoverWorker {
 }
 
 export async function createCutoverWorker(opts: CutoverWorkerOptions): Promise<CutoverWorker> {
-  const deps = { ...depsFromEnv(), ...opts.deps };
+  const namespace = opts.namespace ?? 'default';
+  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  const temporal = { client: new Client({ connection: opts.connection, namespace }), taskQueue };
+  const deps: ActivityDeps = { ...depsFromEnv(), temporal, ...opts.deps };
   const worker = await Worker.create({
     connection: opts.connection,
-    namespace: opts.namespace ?? 'default',
-    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    namespace,
+    taskQueue,
     activities: createActivities(deps),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
   });

@@ -18,7 +18,9 @@ import {
 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
+  cancelUpdate,
   canaryProgressSignal,
+  deployGateSignal,
   deploySignal,
   rollbackSignal,
   stateQuery,
@@ -28,7 +30,7 @@ import {
   type PreviousColor,
   type QueuedOperation,
 } from '../contract/api';
-import { childWorkflowIds, deployRequestSchema, rollbackRequestSchema, type DeployRequest, type RollbackRequest } from '../contract/requests';
+import { childWorkflowIds, DEFAULT_SCHEDULE_NOTICE_MS, deployRequestSchema, rollbackRequestSchema, type DeployRequest, type RollbackRequest } from '../contract/requests';
 import { SA } from '../contract/search-attributes';
 import { upgradeLegacyPlan, type Plan } from '../contract/spec';
 import { rollbackWorkflow } from './rollback';
@@ -56,6 +58,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     previous: null,
     running: null,
     queue: [],
+    scheduled: [],
     recent: [],
     rejected: [],
     plan: null,
@@ -65,9 +68,14 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
   );
   let deployScope: CancellationScope | null = null;
   let cancelledDeploy: string | undefined;
+  /** The running deploy keeps `previous` until it reports it is past its gates (deploys started before that drop it at once). */
+  let previousKeptUntilGates = false;
 
   const known = (id: string): boolean =>
-    state.running?.id === id || state.queue.some((q) => q.id === id) || state.recent.some((r) => r.id === id);
+    state.running?.id === id ||
+    state.queue.some((q) => q.id === id) ||
+    state.scheduled.some((q) => q.id === id) ||
+    state.recent.some((r) => r.id === id);
   const reject = (id: unknown, reason: string): void => {
     state.rejected.unshift({ id: typeof id === 'string' ? id : '(no id)', reason, at: Date.now() });
     state.rejected.length = Math.min(state.rejected.length, KEEP_REJECTED);
@@ -98,12 +106,74 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
 
   setHandler(deploySignal, (raw) => {
     const req = admit(raw, deployRequestSchema, (r) => r.deployId, raw?.deployId);
-    if (req) state.queue.push({ kind: 'deploy', id: req.deployId, version: req.version, by: req.trigger.by, strategy: req.plan.strategy.kind });
+    if (!req) return;
+    const op: QueuedOperation = {
+      kind: 'deploy',
+      id: req.deployId,
+      version: req.version,
+      by: req.trigger.by,
+      strategy: req.plan.strategy.kind,
+      ...(req.scheduledFor ? { scheduledFor: req.scheduledFor } : {}),
+      ...(req.breakGlass ? { breakGlass: req.breakGlass.reason } : {}),
+    };
+    // A deploy scheduled for later waits here until its notice time, then queues like any other.
+    if (op.scheduledFor && noticeAt(op) > Date.now()) {
+      state.scheduled.push(op);
+      state.scheduled.sort((a, b) => noticeAt(a) - noticeAt(b));
+    } else state.queue.push(op);
   });
 
   setHandler(canaryProgressSignal, ({ deployId, canary }) => {
     if (state.running?.id === deployId) state.running.canary = canary;
   });
+
+  setHandler(deployGateSignal, ({ deployId, gate }) => {
+    if (state.running?.id !== deployId) return;
+    state.running.gate = gate;
+    // It is about to change the hosts: the colour kept for rollback is the idle slot it goes into.
+    if (gate.phase === 'passed' && previousKeptUntilGates && state.previous) {
+      log.info('deploy inside the teardown window: the old colour is stopped by the deploy', { previous: state.previous });
+      state.previous = null;
+    }
+  });
+
+  /** A deploy still waiting at its gates has changed nothing: it may be cancelled, or a rollback may go past it. */
+  const waitingAtGates = (op: QueuedOperation | null): boolean =>
+    op?.kind === 'deploy' && op.gate !== undefined && op.gate.phase !== 'passed';
+
+  setHandler(
+    cancelUpdate,
+    ({ id, by }) => {
+      const why = `cancelled by ${by}`;
+      for (const [list, was] of [
+        [state.scheduled, 'scheduled'],
+        [state.queue, 'queued'],
+      ] as const) {
+        const i = list.findIndex((op) => op.id === id);
+        if (i >= 0) {
+          const [op] = list.splice(i, 1);
+          finish(op!, 'cancelled', why);
+          return { cancelled: id, was };
+        }
+      }
+      deployScope?.cancel();
+      return { cancelled: id, was: 'waiting' as const };
+    },
+    {
+      validator: (req) => {
+        if (typeof req?.by !== 'string' || req.by.length === 0 || req.by.length > 200) throw new Error('by: say who cancels, in at most 200 characters');
+        const { id } = req;
+        if (state.scheduled.some((op) => op.id === id) || state.queue.some((op) => op.id === id && op.kind === 'deploy')) return;
+        const running = state.running;
+        if (running && running.id === id) {
+          if (waitingAtGates(running) && deployScope) return;
+          throw new Error(`${id} is already changing the hosts; use cutover rollback${running.strategy === 'canary' ? ' or cutover abort' : ''} instead`);
+        }
+        const done = state.recent.find((op) => op.id === id);
+        throw new Error(done ? `${id} already ${done.outcome}` : `no scheduled or queued deploy ${id} in ${state.app}/${state.env}`);
+      },
+    },
+  );
 
   setHandler(rollbackSignal, (raw) => {
     const req = admit(raw, rollbackRequestSchema, (r) => r.rollbackId, raw?.rollbackId);
@@ -111,7 +181,8 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     // A rollback is an emergency: it jumps the queue and cancels a deploy in flight.
     state.queue.unshift({ kind: 'rollback', id: req.rollbackId, by: req.trigger.by });
     if (state.running?.kind === 'deploy' && deployScope) {
-      cancelledDeploy = state.running.id;
+      // A deploy still at its gates changed nothing: the rollback then goes back to the previous colour itself.
+      if (!waitingAtGates(state.running)) cancelledDeploy = state.running.id;
       deployScope.cancel();
     }
   });
@@ -125,9 +196,14 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
 
   async function deploy(op: QueuedOperation, request: DeployRequest): Promise<void> {
     // The colour waiting for teardown is the idle slot this deploy goes into: the deploy stops
-    // it first, and dropping `previous` here drops its timer, so nothing later stops the new one.
-    if (state.previous) log.info('new deploy inside the teardown window: the old colour is stopped by the deploy', { previous: state.previous });
-    state.previous = null;
+    // it, and dropping `previous` drops its timer, so nothing later stops the new one. It is
+    // dropped when the deploy says it is past its gates (a freeze or a schedule may hold it
+    // for days, and a rollback must still work meanwhile); deploys started before that drop it here.
+    previousKeptUntilGates = patched('previous-kept-until-gates');
+    if (!previousKeptUntilGates) {
+      if (state.previous) log.info('new deploy inside the teardown window: the old colour is stopped by the deploy', { previous: state.previous });
+      state.previous = null;
+    }
     state.plan = request.plan;
     deployScope = new CancellationScope();
     const strategy = strategies[request.plan.strategy.kind];
@@ -223,23 +299,44 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     }
   }
 
-  /** Wait for queued work; while the old colour waits for teardown, that wait is a visible timer. */
+  /** When a scheduled deploy is queued: its notice time (its deploy then posts the notice and waits for its time). */
+  function noticeAt(op: QueuedOperation): number {
+    const notice = requests.get(op.id)?.plan.scheduleNoticeMs ?? DEFAULT_SCHEDULE_NOTICE_MS;
+    return (op.scheduledFor?.at ?? 0) - notice;
+  }
+
+  function queueDueScheduled(): void {
+    while (state.scheduled[0] && noticeAt(state.scheduled[0]) <= Date.now()) state.queue.push(state.scheduled.shift()!);
+  }
+
+  /**
+   * Wait for queued work. While the old colour waits for teardown, or a deploy is scheduled,
+   * that wait is a visible timer until the earlier of the two.
+   */
   async function waitForWork(): Promise<void> {
     const prev = state.previous;
-    if (!prev) return condition(() => state.queue.length > 0);
-    const left = prev.teardownAt - Date.now();
-    const woke =
-      left > 0 &&
-      (await condition(() => state.queue.length > 0 || state.previous !== prev, left, {
-        summary: `keep ${prev.color} (${prev.version}) for rollback, then stop it`,
-      }));
-    if (!woke && state.previous === prev && state.plan) await teardown(prev, state.plan);
+    const next = state.scheduled[0];
+    const changed = (): boolean => state.queue.length > 0 || state.previous !== prev || state.scheduled[0] !== next;
+    const keepSummary = (p: PreviousColor): string => `keep ${p.color} (${p.version}) for rollback, then stop it`;
+    if (!next) {
+      if (!prev) return condition(changed);
+      const left = prev.teardownAt - Date.now();
+      const woke = left > 0 && (await condition(changed, left, { summary: keepSummary(prev) }));
+      if (!woke && state.previous === prev && state.plan) await teardown(prev, state.plan);
+      return;
+    }
+    const teardownFirst = prev !== null && prev.teardownAt <= noticeAt(next);
+    const left = (teardownFirst ? prev.teardownAt : noticeAt(next)) - Date.now();
+    const summary = teardownFirst ? keepSummary(prev) : `deploy of ${next.version} by ${next.by} scheduled for ${next.scheduledFor?.text}`;
+    const woke = left > 0 && (await condition(changed, left, { summary }));
+    if (!woke && teardownFirst && state.previous === prev && state.plan) await teardown(prev, state.plan);
   }
 
   const historyIsLong = (): boolean =>
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS;
 
   while (!(historyIsLong() && state.queue.length === 0)) {
+    queueDueScheduled();
     const op = state.queue.shift();
     if (!op) {
       await waitForWork();
@@ -268,7 +365,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
 function carriedState(input: EnvironmentInput): EnvState | undefined {
   const carried = input.carried?.state;
   if (!carried) return undefined;
-  return { ...carried, plan: carried.plan ? (upgradeLegacyPlan(carried.plan) as Plan) : null };
+  return { ...carried, scheduled: carried.scheduled ?? [], plan: carried.plan ? (upgradeLegacyPlan(carried.plan) as Plan) : null };
 }
 
 /**

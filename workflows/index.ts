@@ -4,3 +4,4 @@ export { blueGreenDeploy } from './strategies/blue-green';
 export { canaryDeploy } from './strategies/canary';
 export { rollbackWorkflow } from './rollback';
 export { teardownWorkflow } from './teardown';
+export { scheduledDeployWorkflow } from './scheduled-deploy';

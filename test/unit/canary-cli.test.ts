@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { RetryState } from '@temporalio/common';
 import { FAILURE, type CanaryStatus, type CanaryStrategy, type EnvState, type Measurement, type QueuedOperation } from '../../contract';
-import { checkReason, controlCanary, refusalReason, type SendUpdate } from '../../starters/canary-control';
+import { controlCanary, refusalReason, type SendUpdate } from '../../starters/canary-control';
+import { checkReason } from '../../starters/text-input';
 import { acceptedLine, findCanary, stepAfter, type CanaryRequest, type CanaryTarget } from '../../starters/canary-text';
 import { classify } from '../../starters/classify';
 import { failureExitCode } from '../../starters/follow';
@@ -54,6 +55,7 @@ const state = (op: QueuedOperation | null, live: EnvState['live'] = { color: 'bl
   previous: null,
   running: op,
   queue: [],
+  scheduled: [],
   recent: [],
   rejected: [],
   plan,

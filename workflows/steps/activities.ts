@@ -1,5 +1,5 @@
 // Activity stubs with a timeout and retry policy chosen per activity.
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 
 const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected'];
@@ -55,4 +55,10 @@ export const analysisOps = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   heartbeatTimeout: HOST_HEARTBEAT,
   retry: { maximumAttempts: 1 },
+});
+
+/** Pure computations (freeze windows): local, and recorded in history so replay never recomputes them. */
+export const calendarOps = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 3 },
 });

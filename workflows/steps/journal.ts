@@ -28,10 +28,16 @@ export class Journal {
     log.info(message, { phase });
   }
 
-  /** Open the deploy's Slack thread with a headline. */
+  /** Open the deploy's Slack thread with a headline (or, once open, make this the headline). */
   async open(headline: string): Promise<void> {
     if (!this.channel) return;
-    const r = await this.safely(() => slackOps.slackPost({ channel: this.channel!, text: headline, key: `${this.key}:headline` }));
+    const channel = this.channel;
+    const thread = this.thread;
+    if (thread) {
+      await this.safely(() => slackOps.slackUpdate({ channel, ts: thread, text: headline }));
+      return;
+    }
+    const r = await this.safely(() => slackOps.slackPost({ channel, text: headline, key: `${this.key}:headline` }));
     this.thread = r?.ts ?? null;
   }
 

@@ -6,6 +6,7 @@ import type { DeployResult } from '../../contract/api';
 import { withCurrentPlan, type DeployRequest } from '../../contract/requests';
 import { otherColor, type Color } from '../../contract/spec';
 import { deployFailure, preflight, type Live } from '../steps/outcome';
+import { beginChanges, passGates } from '../steps/gates';
 import { hostNames } from '../steps/hosts';
 import { Journal, reasonOf } from '../steps/journal';
 import { restoreTraffic, switchTraffic, verifyTraffic } from '../steps/router';
@@ -23,10 +24,13 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
   const journal = new Journal(plan.slackChannel, deployId);
   const hosts = hostNames(plan);
 
+  const gated = patched('deploy-gates');
+  if (gated) await passGates(request, journal);
   const live: Live | null = await preflight(request, journal, {
     installed: () => patched('check-version-installed'),
     announce: () => patched('announce-refusal'),
   });
+  if (gated) await beginChanges(deployId);
   const target: Color = live ? otherColor(live.color) : 'blue';
   const from = live ? `${live.color} (${live.version ?? 'unknown version'})` : 'nothing';
   await journal.open(`:hourglass_flowing_sand: ${where}: deploying ${version} to ${target} (live: ${from}) by ${request.trigger.by}`);

@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -26,6 +27,7 @@ import { SA } from '../../contract/search-attributes';
 import { otherColor, type CanaryStep, type CanaryStrategy, type Color } from '../../contract/spec';
 import { Analysis, describeMeasurement } from '../steps/analysis';
 import { canaryReporter } from '../steps/canary-status';
+import { beginChanges, describeFreeze, freezeNow, passGates } from '../steps/gates';
 import { hostNames } from '../steps/hosts';
 import { Journal } from '../steps/journal';
 import { deployFailure, preflight, type Live } from '../steps/outcome';
@@ -81,7 +83,10 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   const report = () => tell(status);
   registerControls(status, asked, journal);
 
+  const gated = patched('deploy-gates');
+  const gates = gated ? await passGates(request, journal) : {};
   const live: Live | null = await preflight(request, journal);
+  if (gated) await beginChanges(deployId);
   // Nothing live yet: there is nothing to compare with or fall back to, so it goes straight to 100%.
   const steps = live ? canarySteps(strategy) : [{ weight: 100 }];
   const target: Color = live ? otherColor(live.color) : 'blue';
@@ -98,8 +103,9 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   const saga = new Saga();
   let switched = false;
 
-  /** Hold a pause: measure every interval, follow promote/pause/resume/abort, end with a measurement. */
-  async function hold(durationMs: number | undefined): Promise<void> {
+  /** Hold a pause: measure every interval, follow promote/pause/resume/abort, end with a measurement. True when promoted by hand. */
+  async function hold(durationMs: number | undefined): Promise<boolean> {
+    let promoted = false;
     let remaining = durationMs;
     let measured = false;
     status.awaitingPromotion = remaining === undefined;
@@ -109,6 +115,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       if (asked.promote) {
         asked.promote = false;
         journal.step('promoted', asked.full ? `promoted to 100% by ${asked.by}` : `promoted past step ${status.step + 1} by ${asked.by}`);
+        promoted = true;
         break;
       }
       const measuring = status.weight > 0 && analysis.hasMetrics;
@@ -137,6 +144,22 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
     }
     status.awaitingPromotion = false;
     status.pauseEndsAt = null;
+    return promoted;
+  }
+
+  /**
+   * Before the next step: a freeze in force holds the canary at its weight (still measuring, so a
+   * bad canary is still rolled back: rollback is never frozen) until it lifts or someone promotes.
+   */
+  async function holdWhileFrozen(): Promise<void> {
+    if (!gated || gates.breakGlassBy !== undefined || status.weight === 0) return;
+    for (;;) {
+      const freeze = await freezeNow(plan);
+      if (!freeze) return;
+      journal.step('frozen', `holding at ${status.weight}%: ${describeFreeze(freeze)} (cutover promote goes on now)`);
+      await journal.notify(`frozen-${status.step}`, `:snowflake: canary held at ${status.weight}%: ${describeFreeze(freeze)}`);
+      if (await hold(freeze.endsAt - Date.now())) return;
+    }
   }
 
   async function setWeight(weight: number): Promise<void> {
@@ -189,13 +212,18 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       status.step = i;
       if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
       if (step.weight === 100 || asked.full) break;
-      if (step.weight !== undefined && step.weight !== status.weight) await setWeight(step.weight);
+      if (step.weight !== undefined && step.weight !== status.weight) {
+        await holdWhileFrozen();
+        if (asked.full) break;
+        await setWeight(step.weight);
+      }
       if (step.pause) await hold(step.pause.durationMs);
       // Paused by hand between pauses: hold here until resumed (still measuring).
       if (status.paused || asked.abort !== null) await hold(0);
       if (asked.full) break;
     }
     status.step = steps.length - 1;
+    if (!asked.full) await holdWhileFrozen();
     await promoteFully();
   } catch (err) {
     const end = err instanceof CanaryEnd ? err : null;

@@ -4,8 +4,10 @@
 // version takes traffic. The fakes of each system (./slots, ./nginx, ./prometheus, ./slack)
 // act on this model and compose into the worker's activities.
 import type { Activities } from '../../../activities';
-import type { Color } from '../../../contract';
+import type { Color, DeployRequest } from '../../../contract';
+import { createFreezeActivities } from '../../../activities/freeze';
 import { fakeNginx } from './nginx';
+import { fakeScheduleSystems } from './schedule';
 import { fakePrometheus } from './prometheus';
 import { fakeSlack } from './slack';
 import { fakeSlots } from './slots';
@@ -43,6 +45,10 @@ export class FakeWorld {
   readonly notInstalled = new Set<string>();
   /** metric name → version → value, as Prometheus would compute it while the version takes traffic. */
   readonly metrics = new Map<string, Map<string, number>>();
+  /** What a recurring deploy's version source answers (null: nothing). */
+  latestRelease: string | null = null;
+  /** Deploys requested by recurring deploys. */
+  readonly requestedDeploys: DeployRequest[] = [];
   /** Prometheus cannot be reached. */
   prometheusDown = false;
   /** Called before each startSlot; a test may make it wait. */
@@ -96,6 +102,7 @@ export class FakeWorld {
   }
 
   activities(): Activities {
-    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this) };
+    // Freeze arithmetic is pure: the real activities, not a fake.
+    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this) };
   }
 }
