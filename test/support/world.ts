@@ -117,7 +117,8 @@ export interface World {
   worker: WorkerProcess;
   client: Client;
   config(name: string, opts?: Partial<SandboxConfigOptions>): string;
-  cutover(args: string[], pipeline: string, timeoutMs?: number): Promise<CliRun>;
+  /** Run the CLI as GitLab pipeline `pipeline` of alice would; `env` overrides variables (e.g. another GITLAB_USER_LOGIN). */
+  cutover(args: string[], pipeline: string, timeoutMs?: number, env?: NodeJS.ProcessEnv): Promise<CliRun>;
   /** Requests per second in total through both routers; default 100. */
   startLoad(ratePerSecond?: number): Load;
   /** What each router's upstream file routes to, `colour:version`. */
@@ -200,8 +201,8 @@ export async function startWorld(prefix: string, releases: Record<string, Behavi
         temporal: { address: s.address, uiUrl: s.uiUrl },
         ...opts,
       }),
-    cutover: (args, pipeline, timeoutMs = 240_000) => {
-      const env = { ...process.env, GITLAB_CI: 'true', CI_PIPELINE_ID: pipeline, GITLAB_USER_LOGIN: 'alice', CI_COMMIT_SHA: 'abc123', CI_JOB_URL: 'https://gitlab.example/job/1' };
+    cutover: (args, pipeline, timeoutMs = 240_000, extra = {}) => {
+      const env = { ...process.env, GITLAB_CI: 'true', CI_PIPELINE_ID: pipeline, GITLAB_USER_LOGIN: 'alice', CI_COMMIT_SHA: 'abc123', CI_JOB_URL: 'https://gitlab.example/job/1', ...extra };
       return new Promise((done) => {
         execFile(CLI, args, { env, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
           const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
