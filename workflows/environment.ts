@@ -70,6 +70,8 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
   let cancelledDeploy: string | undefined;
   /** The running deploy keeps `previous` until it reports it is past its gates (deploys started before that drop it at once). */
   let previousKeptUntilGates = false;
+  /** Who cancelled the running deploy with `cutover cancel`, for its record. */
+  let cancelledBy: string | undefined;
 
   const known = (id: string): boolean =>
     state.running?.id === id ||
@@ -156,6 +158,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
           return { cancelled: id, was };
         }
       }
+      cancelledBy = why;
       deployScope?.cancel();
       return { cancelled: id, was: 'waiting' as const };
     },
@@ -236,8 +239,9 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
       }
       finish(op, 'succeeded');
     } catch (err) {
-      finish(op, isCancellation(err) ? 'cancelled' : 'failed', reasonOf(err));
+      finish(op, isCancellation(err) ? 'cancelled' : 'failed', (isCancellation(err) ? cancelledBy : undefined) ?? reasonOf(err));
     } finally {
+      cancelledBy = undefined;
       deployScope = null;
     }
   }

@@ -19,7 +19,11 @@ before(async () => {
 });
 
 after(async () => {
-  await w?.stop();
+  try {
+    recordHistory(w.server.address, 'env/shop/prod', 'environment-gates');
+  } finally {
+    await w?.stop();
+  }
 });
 
 const utc = (ms: number): string => DateTime.fromMillis(ms, { zone: 'UTC' }).toFormat('yyyy-MM-dd HH:mm');
@@ -66,6 +70,7 @@ describe('freeze windows from the CLI', () => {
     assert.match(run.stdout, /awaiting-approval: break-glass through a freeze/);
     assert.deepEqual(w.routed(), ['green:v2', 'green:v2']);
     assert.ok(w.slack.messages().some((m) => m.text.includes('break-glass through incident: approved by bob; reason: checkout is down')));
+    recordHistory(w.server.address, 'deploy/shop/prod/gitlab-f3-v2', 'bluegreen-break-glass');
   });
 });
 

@@ -265,17 +265,36 @@ describe('scheduled deploys', () => {
     });
   });
 
+  test('cancel drops a deploy held by a freeze: recorded as cancelled by who asked, nothing changed', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const now = Date.now();
+      const req = deployRequest(frozenPlan(env, { onFreeze: 'wait', windows: [oneOff('launch', now - HOUR, now + HOUR)] }), 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await waitForState(testEnv.client, 'shop', env, (s) => s.running?.gate?.phase === 'frozen');
+      const envHandle = testEnv.client.workflow.getHandle(envWorkflowId('shop', env));
+      assert.deepEqual(await envHandle.executeUpdate(cancelUpdate, { args: [{ id: req.deployId, by: 'carol' }] }), { cancelled: req.deployId, was: 'waiting' });
+      const state = await waitForState(testEnv.client, 'shop', env, (s) => s.running === null && s.recent.length > 0);
+      assert.deepEqual({ outcome: state.recent[0]?.outcome, reason: state.recent[0]?.reason }, { outcome: 'cancelled', reason: 'cancelled by carol' });
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.equal(world.events.length, 0, 'no host was even read');
+    });
+  });
+
   test('cancel refuses a deploy that is already changing the hosts', async () => {
     const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
-    let release: () => void = () => {};
-    world.beforeStart = () => new Promise<void>((r) => (release = r));
+    const waiting: (() => void)[] = [];
+    world.beforeStart = () => new Promise<void>((r) => waiting.push(r));
+    const release = (): void => waiting.splice(0).forEach((r) => r());
     await withWorker(world, async (tq, env) => {
       const req = deployRequest(fakePlan(hosts, { env }), 'v2');
       await sendDeploy(testEnv.client, req, tq);
       await waitForState(testEnv.client, 'shop', env, (s) => s.running?.gate?.phase === 'passed');
+      while (waiting.length < hosts.length) await new Promise((r) => setTimeout(r, 50));
       const envHandle = testEnv.client.workflow.getHandle(envWorkflowId('shop', env));
       await assert.rejects(envHandle.executeUpdate(cancelUpdate, { args: [{ id: req.deployId, by: 'carol' }] }), isUpdateRefusal(/already changing the hosts; use cutover rollback/));
       release();
+      world.beforeStart = async () => {};
       await childResult<DeployResult>(testEnv.client, req.deployId);
     });
   });
