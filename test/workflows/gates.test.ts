@@ -47,9 +47,11 @@ interface Change {
   weight: number;
 }
 
-async function withWorker<T>(world: FakeWorld, fn: (tq: string, env: string, changes: Change[]) => Promise<T>): Promise<T> {
+async function withWorker<T>(world: FakeWorld, fn: (tq: string, env: string, changes: Change[], measured: number[]) => Promise<T>): Promise<T> {
   const taskQueue = `gates-${++queueNo}`;
   const changes: Change[] = [];
+  /** When each canary measurement was taken (server time). */
+  const measured: number[] = [];
   testEnv = await startTimeSkipping();
   try {
     const acts = world.activities();
@@ -60,9 +62,13 @@ async function withWorker<T>(world: FakeWorld, fn: (tq: string, env: string, cha
         if (r.changed) changes.push({ at: Context.current().info.scheduledTimestampMs, host: input.host.name, color: input.color, weight: input.canary?.weight ?? 100 });
         return r;
       },
+      async measurePrometheus(input) {
+        measured.push(Context.current().info.scheduledTimestampMs);
+        return acts.measurePrometheus(input);
+      },
     };
     const worker = await Worker.create({ connection: testEnv.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return await worker.runUntil(fn(taskQueue, `env${queueNo}`, changes));
+    return await worker.runUntil(fn(taskQueue, `env${queueNo}`, changes, measured));
   } finally {
     await testEnv.teardown();
   }
@@ -197,7 +203,7 @@ describe('freeze windows', () => {
   test('a canary whose next step falls in a freeze holds at its weight until it lifts, measuring on', async () => {
     const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
     world.metrics.set('errors', new Map([['v2', 0.001]]));
-    await withWorker(world, async (tq, env, changes) => {
+    await withWorker(world, async (tq, env, changes, measured) => {
       const opens = Math.ceil((Date.now() + 2 * MINUTE) / MINUTE) * MINUTE;
       const strategy = {
         kind: 'canary' as const,
@@ -213,6 +219,8 @@ describe('freeze windows', () => {
       assert.ok(weights[0]!.at < opens, 'the first step went before the freeze');
       assert.ok(weights[1]!.at >= opens + HOUR, `50% waited for the freeze to lift (+${(weights[1]!.at - opens) / MINUTE} min)`);
       assert.ok(world.slack.some((m) => m.text.includes('canary held at 10%')));
+      const duringFreeze = measured.filter((t) => t >= opens && t < opens + HOUR).length;
+      assert.ok(duringFreeze >= 10 && duringFreeze <= 14, `measured every 5 minutes while held (${duringFreeze} in the hour), not every interval (60)`);
     });
   });
 });

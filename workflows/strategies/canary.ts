@@ -35,6 +35,9 @@ import { restoreTraffic, shiftTraffic, switchTraffic, verifyTraffic } from '../s
 import { Saga } from '../steps/saga';
 import { healthCheckNewVersion, prepareIdleSlot, startNewVersion, stopColour } from '../steps/slots';
 
+/** How often a canary held by a freeze is measured, at most. */
+const FROZEN_MEASURE_EVERY_MS = 5 * 60_000;
+
 export interface CanaryInput {
   request: DeployRequest;
 }
@@ -104,7 +107,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   let switched = false;
 
   /** Hold a pause: measure every interval, follow promote/pause/resume/abort, end with a measurement. True when promoted by hand. */
-  async function hold(durationMs: number | undefined): Promise<boolean> {
+  async function hold(durationMs: number | undefined, measureEveryMs = strategy.analysis.intervalMs): Promise<boolean> {
     let promoted = false;
     let remaining = durationMs;
     let measured = false;
@@ -121,7 +124,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       const measuring = status.weight > 0 && analysis.hasMetrics;
       if (remaining !== undefined && remaining <= 0 && !status.paused && (measured || !measuring)) break;
       const interval = strategy.analysis.intervalMs;
-      const wait = status.paused || remaining === undefined ? interval : Math.min(interval, Math.max(remaining, 0));
+      const wait = status.paused || remaining === undefined ? interval : Math.min(measureEveryMs, Math.max(remaining, 0));
       status.pauseEndsAt = status.paused || remaining === undefined ? null : Date.now() + remaining;
       report();
       const seen = asked.changed;
@@ -148,8 +151,9 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   }
 
   /**
-   * Before the next step: a freeze in force holds the canary at its weight (still measuring, so a
-   * bad canary is still rolled back: rollback is never frozen) until it lifts or someone promotes.
+   * Before the next step: a freeze in force holds the canary at its weight (still measuring, every
+   * 5 minutes at most, so a bad canary is still rolled back: rollback is never frozen) until it
+   * lifts or someone promotes.
    */
   async function holdWhileFrozen(): Promise<void> {
     if (!gated || gates.breakGlassBy !== undefined || status.weight === 0) return;
@@ -158,7 +162,9 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       if (!freeze) return;
       journal.step('frozen', `holding at ${status.weight}%: ${describeFreeze(freeze)} (cutover promote goes on now)`);
       await journal.notify(`frozen-${status.step}`, `:snowflake: canary held at ${status.weight}%: ${describeFreeze(freeze)}`);
-      if (await hold(freeze.endsAt - Date.now())) return;
+      // A weekend at the analysis interval would be tens of thousands of events in this history.
+      const every = analysis.hasMetrics ? Math.max(strategy.analysis.intervalMs, FROZEN_MEASURE_EVERY_MS) : Number.POSITIVE_INFINITY;
+      if (await hold(freeze.endsAt - Date.now(), every)) return;
     }
   }
 
