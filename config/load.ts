@@ -247,6 +247,7 @@ export function resolvePlan(config: Config, app: string, env: string, file = 'cu
     ...(e.slack ? { slackChannel: e.slack.channel } : {}),
     ...freezePolicy(config, e),
     scheduleNoticeMs: e.scheduleNotice,
+    ...(e.approval ? { approval: e.approval } : {}),
   };
   const checked = planSchema.safeParse(plan, { reportInput: true });
   if (!checked.success) {

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import ms from 'ms';
 import { cronProblem, isValidTimezone, parseLocalTime } from '../activities/freeze/calendar';
+import { APPROVAL_POINTS, type ApprovalPolicy } from '../contract/approval';
 import { ON_FREEZE, type FreezeWindow } from '../contract/freeze';
 import { COMPARATORS, SAFE_NAME, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
 
@@ -306,6 +307,24 @@ const freezeWindowsSchema = z.array(freezeWindowSchema).superRefine((windows, ct
   });
 });
 
+// ---- approvals --------------------------------------------------------------------------------
+
+const approvalSchema = z
+  .strictObject({
+    required: z.number().int().min(1).default(1),
+    approvers: z.array(z.string().min(1).max(100)).min(1, { message: 'name at least one approver' }),
+    allowSelfApproval: z.boolean().default(false),
+    timeout: durationSchema({ positive: true }).prefault('4h'),
+    before: z.enum(APPROVAL_POINTS).default('switch'),
+  })
+  .superRefine((a, ctx) => {
+    if (new Set(a.approvers).size !== a.approvers.length) ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'names an approver twice' });
+    if (a.required > a.approvers.length) {
+      ctx.addIssue({ code: 'custom', path: ['required'], message: `${a.required} approvals can never come from ${a.approvers.length} approver(s); lower required or add approvers` });
+    }
+  })
+  .transform((a): ApprovalPolicy => ({ required: a.required, approvers: a.approvers, allowSelfApproval: a.allowSelfApproval, timeoutMs: a.timeout, before: a.before }));
+
 const environmentSchema = z
   .strictObject({
     hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }),
@@ -322,6 +341,7 @@ const environmentSchema = z
     breakGlass: z.strictObject({ approvers: z.array(z.string().min(1).max(100)).min(1, { message: 'name at least one approver' }) }).optional(),
     /** How long before a scheduled deploy its Slack thread says it is coming. */
     scheduleNotice: durationSchema().prefault('15m'),
+    approval: approvalSchema.optional(),
   })
   .superRefine((env, ctx) => {
     if (env.slots.blue.port === env.slots.green.port) {

@@ -2,6 +2,7 @@
 // Imported by workflows, the CLI and tests alike.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Measurement } from './analysis';
+import type { ApprovalRecord } from './approval';
 import type { DeployRequest, RollbackRequest } from './requests';
 import type { Color, Plan, StrategyKind } from './spec';
 
@@ -20,8 +21,10 @@ export const canaryProgressSignal = defineSignal<[{ deployId: string; canary: Ca
  */
 export const deployGateSignal = defineSignal<[{ deployId: string; gate: GateStatus }]>('deployGate');
 
-/** `cutover approve`: let a `--break-glass` deploy through a freeze (one approver, not the one who triggered it). */
+/** `cutover approve`: one approval of a deploy waiting for its approval policy (or a `--break-glass` deploy in a freeze). */
 export const approveUpdate = defineUpdate<GateStatus, [{ by: string; comment?: string }]>('approve');
+/** `cutover reject`: one rejection ends the deploy (nothing changed, or the new colour stopped before any traffic moved). */
+export const rejectUpdate = defineUpdate<GateStatus, [{ by: string; comment: string }]>('reject');
 
 /** `cutover cancel`: drop a scheduled or queued deploy, or one still waiting at its gates (nothing changed yet). */
 export const cancelUpdate = defineUpdate<{ cancelled: string; was: 'scheduled' | 'queued' | 'waiting' }, [{ id: string; by: string }]>('cancel');
@@ -32,6 +35,8 @@ export interface GateStatus {
   message: string;
   /** ms since epoch when the wait ends by itself, if it does. */
   until?: number;
+  /** Approvals given so far. */
+  approvals?: ApprovalRecord[];
 }
 
 /** Manual control of a running canary, as Updates: the caller learns at once whether it was accepted. */
@@ -98,6 +103,8 @@ export interface QueuedOperation {
   breakGlass?: string;
   /** Where a running deploy stands at its gates (scheduled time, freeze, approval). */
   gate?: GateStatus;
+  /** The running deploy said it is about to change the hosts (later gates, e.g. an approval before the switch, wait after changes). */
+  changing?: boolean;
 }
 
 export interface FinishedOperation extends QueuedOperation {

@@ -12,6 +12,8 @@ export const FAILURE = {
   canaryAborted: 'CanaryAborted',
   /** A freeze window is in force and the environment refuses deploys in one (or a break-glass cannot be approved): nothing was changed. */
   deployFrozen: 'DeployFrozen',
+  /** An approver rejected the deploy, or no approval came in time: ended before traffic moved. */
+  deployRejected: 'DeployRejected',
 } as const;
 
 /** Failures that mean the request itself was wrong and nothing was changed: the CLI exits 2. */

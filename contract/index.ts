@@ -1,6 +1,7 @@
 // The contract every other part imports; it imports nothing of ours.
 export * from './spec';
 export * from './freeze';
+export * from './approval';
 export * from './schedules';
 export * from './requests';
 export * from './api';

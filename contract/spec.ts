@@ -3,6 +3,7 @@
 // canary; later codedeploy). These zod schemas are the single source of truth for the types;
 // the config loader maps cutover.yml onto them once, the workflows validate them again.
 import { z } from 'zod';
+import { approvalPolicySchema } from './approval';
 import { freezePolicySchema } from './freeze';
 
 /** Anything that may reach a shell as a value: app, environment, host names, versions. */
@@ -164,6 +165,8 @@ const planObject = z.strictObject({
   freeze: freezePolicySchema.optional(),
   /** How long before a scheduled deploy starts its Slack thread says so. */
   scheduleNoticeMs: z.number().int().nonnegative().optional(),
+  /** Approvals a deploy waits for (production: before the switch). */
+  approval: approvalPolicySchema.optional(),
 });
 
 /**

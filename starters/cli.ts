@@ -98,12 +98,21 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
 
   program
     .command('approve')
-    .description('let a --break-glass deploy through a freeze (you must be a break-glass approver, not the one who triggered it)')
+    .description('approve a deploy waiting for its approvals (or a --break-glass deploy in a freeze); you must be an approver')
     .argument('<app>')
     .argument('<env>')
     .option('--deploy <id>', 'the deploy to approve (default: the one waiting in the environment)')
     .option('--comment <text>', 'why, for the journal and Slack')
-    .action((app: string, env: string, opts: { deploy?: string; comment?: string }) => run(async (g, out) => (await gates()).approveCommand(app, env, opts, g, io, out)));
+    .action((app: string, env: string, opts: { deploy?: string; comment?: string }) => run(async (g, out) => (await gates()).decideCommand('approve', app, env, opts, g, io, out)));
+
+  program
+    .command('reject')
+    .description('reject a deploy waiting for its approvals: it ends before any traffic moves (its follower exits 1)')
+    .argument('<app>')
+    .argument('<env>')
+    .option('--deploy <id>', 'the deploy to reject (default: the one waiting in the environment)')
+    .requiredOption('--comment <text>', 'why')
+    .action((app: string, env: string, opts: { deploy?: string; comment: string }) => run(async (g, out) => (await gates()).decideCommand('reject', app, env, opts, g, io, out)));
 
   program
     .command('cancel')

@@ -1,8 +1,9 @@
-// `cutover approve` (let a break-glass deploy through a freeze) and `cutover cancel` (drop a
+// `cutover approve | reject` (a deploy waiting for its approvals, or a break-glass deploy in a
+// freeze) and `cutover cancel` (drop a
 // scheduled or queued deploy, or one still waiting at its gates). Both are Updates: the
 // workflow's validator answers at once, and a refusal (exit 2) changes nothing.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { approveUpdate, cancelUpdate, envWorkflowId } from '../contract';
+import { approveUpdate, cancelUpdate, envWorkflowId, rejectUpdate } from '../contract';
 import { refusalReason } from './canary-control';
 import { checkReason } from './text-input';
 import { checkNames, settingsWithoutPlan, type GlobalOptions } from './commands';
@@ -34,9 +35,19 @@ async function update<R>(t: TemporalConnection, id: string, url: string, send: (
   }
 }
 
-export async function approveCommand(app: string, env: string, opts: { deploy?: string; comment?: string }, g: GlobalOptions, io: Io, out: Output): Promise<Outcome> {
+/** `cutover approve` / `cutover reject`: to the deploy named, or the one waiting for an approval in the environment. */
+export async function decideCommand(
+  decision: 'approve' | 'reject',
+  app: string,
+  env: string,
+  opts: { deploy?: string; comment?: string },
+  g: GlobalOptions,
+  io: Io,
+  out: Output,
+): Promise<Outcome> {
   checkNames({ app, env });
   const comment = checkReason(opts.comment, '--comment');
+  if (decision === 'reject' && comment === undefined) throw new CliError('--comment: say why you reject the deploy (it goes to the deploy, Slack and the person waiting)', EXIT.badInput);
   const settings = settingsWithoutPlan(g, io);
   const envId = envWorkflowId(app, env);
   const t = await connectTemporal(settings);
@@ -47,13 +58,17 @@ export async function approveCommand(app: string, env: string, opts: { deploy?: 
       if (state === undefined) throw new CliError(`no answer from ${envId}; ${NO_WORKER_HINT}`, EXIT.failed);
       const running = state?.running;
       if (running?.kind !== 'deploy' || running.gate?.phase !== 'awaiting-approval') {
-        throw new CliError(`nothing to approve in ${app}/${env}: no deploy is waiting for an approval${running ? ` (running: ${running.id})` : ''}`, EXIT.badInput, { id: envId, url: workflowUrl(settings, envId) });
+        throw new CliError(`nothing to ${decision} in ${app}/${env}: no deploy is waiting for an approval${running ? ` (running: ${running.id})` : ''}`, EXIT.badInput, { id: envId, url: workflowUrl(settings, envId) });
       }
       id = running.id;
     }
     const by = triggerFromEnv(io.env).by;
     const handle = t.client.workflow.getHandle(id);
-    return await update(t, id, workflowUrl(settings, id), () => handle.executeUpdate(approveUpdate, { args: [comment !== undefined ? { by, comment } : { by }] }), out, (r) => `approved by ${by}: ${id} (${r.message})`);
+    const send =
+      decision === 'approve'
+        ? () => handle.executeUpdate(approveUpdate, { args: [comment !== undefined ? { by, comment } : { by }] })
+        : () => handle.executeUpdate(rejectUpdate, { args: [{ by, comment: comment ?? '' }] });
+    return await update(t, id, workflowUrl(settings, id), send, out, (r) => `${decision === 'approve' ? 'approved' : 'rejected'} by ${by}: ${id} (${r.message})`);
   } finally {
     await t.close().catch(() => undefined);
   }

@@ -132,6 +132,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
   setHandler(deployGateSignal, ({ deployId, gate }) => {
     if (state.running?.id !== deployId) return;
     state.running.gate = gate;
+    if (gate.phase === 'passed') state.running.changing = true;
     // It is about to change the hosts: the colour kept for rollback is the idle slot it goes into.
     if (gate.phase === 'passed' && previousKeptUntilGates && state.previous) {
       log.info('deploy inside the teardown window: the old colour is stopped by the deploy', { previous: state.previous });
@@ -141,7 +142,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
 
   /** A deploy still waiting at its gates has changed nothing: it may be cancelled, or a rollback may go past it. */
   const waitingAtGates = (op: QueuedOperation | null): boolean =>
-    op?.kind === 'deploy' && op.gate !== undefined && op.gate.phase !== 'passed';
+    op?.kind === 'deploy' && op.gate !== undefined && op.gate.phase !== 'passed' && op.changing !== true;
 
   setHandler(
     cancelUpdate,

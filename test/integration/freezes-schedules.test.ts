@@ -74,6 +74,48 @@ describe('freeze windows from the CLI', () => {
   });
 });
 
+describe('approvals from the CLI', () => {
+  test('a deploy waits for 2 of 3 approvers before the switch; the waiting CLI says for whom; traffic moves after the second with no failed request', async () => {
+    const file = w.config('approval', { edit: (env) => Object.assign(env, { approval: { required: 2, approvers: ['alice', 'bob', 'carol'], before: 'switch', timeout: '1h' } }) });
+    const before = w.routed();
+    const load = w.startLoad();
+    const deploying = w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v1', '--wait'], 'a1');
+    await eventually('the deploy waits for approvals', async () => (await w.envState())?.running?.gate?.phase === 'awaiting-approval', 60_000);
+    assert.deepEqual(w.routed(), before, 'no traffic moved while waiting');
+    const stranger = await w.cutover(['-c', file, 'approve', 'shop', 'prod'], 'a2', 30_000, { GITLAB_USER_LOGIN: 'mallory' });
+    assert.equal(stranger.code, 2);
+    assert.match(stranger.stderr, /mallory is not an approver of shop\/prod/);
+    const bob = await w.cutover(['-c', file, 'approve', 'shop', 'prod'], 'a3', 30_000, { GITLAB_USER_LOGIN: 'bob' });
+    assert.equal(bob.code, 0, bob.stderr);
+    assert.match(bob.stdout, /waiting for 1 more approval from carol/);
+    const carol = await w.cutover(['-c', file, 'approve', 'shop', 'prod', '--comment', 'ship it'], 'a4', 30_000, { GITLAB_USER_LOGIN: 'carol' });
+    assert.equal(carol.code, 0, carol.stderr);
+    const run = await deploying;
+    assertNoFailedRequests(await load.stop());
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /awaiting-approval: deploy of v1 before traffic moves to \w+: waiting for 2 more approvals from bob, carol/);
+    assert.match(run.stdout, /approved: .*approved by bob, carol/);
+    assert.deepEqual(w.served(), ['200 v1', '200 v1']);
+    const id = (await w.envState())?.live?.deployId ?? '';
+    recordHistory(w.server.address, id, 'bluegreen-approved');
+  });
+
+  test('a rejection from the CLI ends the waiting deploy with exit 1 and who rejected why; nothing serves differently', async () => {
+    const file = w.config('approval', { edit: (env) => Object.assign(env, { approval: { required: 1, approvers: ['bob'], before: 'switch', timeout: '1h' } }) });
+    const before = w.served();
+    const deploying = w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v2', '--wait'], 'a5');
+    await eventually('the deploy waits for approvals', async () => (await w.envState())?.running?.gate?.phase === 'awaiting-approval', 60_000);
+    const noComment = await w.cutover(['-c', file, 'reject', 'shop', 'prod'], 'a6', 30_000, { GITLAB_USER_LOGIN: 'bob' });
+    assert.equal(noComment.code, 2);
+    const reject = await w.cutover(['-c', file, 'reject', 'shop', 'prod', '--comment', 'not during the sale'], 'a7', 30_000, { GITLAB_USER_LOGIN: 'bob' });
+    assert.equal(reject.code, 0, reject.stderr);
+    const run = await deploying;
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, /rejected by bob: not during the sale/);
+    assert.deepEqual(w.served(), before);
+  });
+});
+
 describe('scheduled deploys from the CLI', () => {
   test('deploy --at returns at once with the id; status lists it; cancel drops it (and refuses twice)', async () => {
     const file = w.config('plain');

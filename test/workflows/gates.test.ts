@@ -156,10 +156,10 @@ describe('freeze windows', () => {
       await waitForState(testEnv.client, 'shop', env, (s) => s.running?.gate?.phase === 'awaiting-approval');
       const handle = testEnv.client.workflow.getHandle(req.deployId);
       await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] }), isUpdateRefusal(/alice triggered this deploy and cannot approve it/));
-      await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'mallory' }] }), isUpdateRefusal(/mallory is not a break-glass approver/));
+      await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'mallory' }] }), isUpdateRefusal(/mallory is not an approver of shop\/env\d+ here/));
       assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1'], 'nothing moves before the approval');
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', comment: 'go' }] });
-      await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] }), isUpdateRefusal(/already approved by bob/));
+      await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] }), isUpdateRefusal(/nothing to approve|bob has already approved/));
       const result = await childResult<DeployResult>(testEnv.client, req.deployId);
       assert.equal(result.version, 'v2');
       assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
@@ -174,7 +174,7 @@ describe('freeze windows', () => {
       const plan = frozenPlan(env, { windows: [oneOff('audit', now - HOUR, now + HOUR)], breakGlassApprovers: ['alice'] });
       const req: DeployRequest = { ...deployRequest(plan, 'v2'), breakGlass: { reason: 'x' } };
       await sendDeploy(testEnv.client, req, tq);
-      await assert.rejects(childResult(testEnv.client, req.deployId), (err: unknown) => /break-glass needs an approver other than alice/.test(causes(err)));
+      await assert.rejects(childResult(testEnv.client, req.deployId), (err: unknown) => /break-glass needs 1 approver\(s\) other than alice/.test(causes(err)));
       assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
     });
   });

@@ -2,13 +2,15 @@
 // (waited out or refused, as the environment says), and for a `--break-glass` deploy inside a
 // freeze, one approval. Each wait is a visible timer or condition; the environment is told
 // where the deploy stands, and that it is past its gates, before any host changes.
-import { ApplicationFailure, condition, getExternalWorkflowHandle, log, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import { approveUpdate, deployGateSignal, type GateStatus } from '../../contract/api';
+import { ApplicationFailure, getExternalWorkflowHandle, log, sleep, workflowInfo } from '@temporalio/workflow';
+import { deployGateSignal, type GateStatus } from '../../contract/api';
+import type { ApprovalRule } from '../../contract/approval';
 import { FAILURE } from '../../contract/failures';
 import type { ActiveFreeze } from '../../contract/freeze';
 import type { DeployRequest } from '../../contract/requests';
 import type { Plan } from '../../contract/spec';
 import { calendarOps } from './activities';
+import { Approvals } from './approval';
 import type { Journal } from './journal';
 import { refuse } from './outcome';
 
@@ -37,10 +39,21 @@ async function tellEnvironment(deployId: string, gate: GateStatus): Promise<void
   }
 }
 
-export async function passGates(request: DeployRequest, journal: Journal): Promise<GatesPassed> {
+/** The environment's approval policy as one round's rule, or a break-glass's one approver. */
+export function approvalRule(request: DeployRequest, breakGlass: boolean): ApprovalRule | null {
+  const policy = request.plan.approval;
+  if (policy) return { required: policy.required, approvers: policy.approvers, allowSelfApproval: policy.allowSelfApproval };
+  if (!breakGlass) return null;
+  return { required: 1, approvers: request.plan.freeze?.breakGlassApprovers ?? [], allowSelfApproval: false };
+}
+
+/** The Approvals of this deploy, telling the environment where it stands. */
+export const deployApprovals = (request: DeployRequest, journal: Journal): Approvals => new Approvals(request, journal, (gate) => tellEnvironment(request.deployId, gate));
+
+export async function passGates(request: DeployRequest, journal: Journal, approvals: Approvals): Promise<GatesPassed> {
   const { plan, deployId, version } = request;
   const where = `${plan.app}/${plan.env}`;
-  const approval = breakGlassApproval(request);
+  let breakGlassBy: string | undefined;
 
   const scheduled = request.scheduledFor;
   if (scheduled && scheduled.at > Date.now()) {
@@ -56,27 +69,21 @@ export async function passGates(request: DeployRequest, journal: Journal): Promi
     if (!freeze) break;
     const frozen = describeFreeze(freeze);
     if (request.breakGlass) {
-      if (approval.by) break;
-      const approvers = plan.freeze?.breakGlassApprovers ?? [];
-      if (approvers.filter((a) => a !== request.trigger.by).length === 0) {
+      const rule = approvalRule(request, true)!;
+      if (rule.approvers.filter((a) => rule.allowSelfApproval || a !== request.trigger.by).length < rule.required) {
         const err = ApplicationFailure.create({
           type: FAILURE.deployFrozen,
           nonRetryable: true,
-          message: `${where} is ${frozen}; break-glass needs an approver other than ${request.trigger.by} in the environment's breakGlass.approvers (cutover.yml); nothing was changed`,
+          message: `${where} is ${frozen}; break-glass needs ${rule.required} approver(s) other than ${request.trigger.by} (the environment's approval or breakGlass.approvers in cutover.yml); nothing was changed`,
         });
         await refuse(request, journal, err);
         throw err;
       }
-      const gate: GateStatus = { phase: 'awaiting-approval', message: `break-glass through a freeze (${frozen}): waiting for cutover approve ${plan.app} ${plan.env} from one of ${approvers.join(', ')}`, until: freeze.endsAt };
-      approval.waiting = true;
-      await tellEnvironment(deployId, gate);
-      journal.step('awaiting-approval', gate.message);
-      await journal.open(`:rotating_light: ${where}: break-glass deploy of ${version} by ${request.trigger.by} (${request.breakGlass.reason}) waits for approval from ${approvers.join(', ')}; ${frozen}`);
-      await condition(() => approval.by !== undefined, freeze.endsAt - Date.now(), { summary: `break-glass: waiting for approval (${frozen})` });
-      approval.waiting = false;
-      if (approval.by) {
-        journal.step('break-glass', `break-glass approved by ${approval.by}${approval.comment ? ` (${approval.comment})` : ''}: ${request.breakGlass.reason}`);
-        await journal.notify('break-glass', `:rotating_light: break-glass through ${freeze.windows.join(' + ')}: approved by ${approval.by}; reason: ${request.breakGlass.reason}`);
+      await journal.open(`:rotating_light: ${where}: break-glass deploy of ${version} by ${request.trigger.by} (${request.breakGlass.reason}) waits for approval from ${rule.approvers.join(', ')}; ${frozen}`);
+      if (await approvals.require(`break-glass through a freeze (${frozen})`, rule, freeze.endsAt, 'return')) {
+        breakGlassBy = approvals.approvals.map((a) => a.by).join(', ');
+        journal.step('break-glass', `break-glass approved by ${breakGlassBy}: ${request.breakGlass.reason}`);
+        await journal.notify('break-glass', `:rotating_light: break-glass through ${freeze.windows.join(' + ')}: approved by ${breakGlassBy}; reason: ${request.breakGlass.reason}`);
         break;
       }
       continue; // the freeze ended on its own: look again
@@ -96,42 +103,19 @@ export async function passGates(request: DeployRequest, journal: Journal): Promi
     await journal.open(`:snowflake: ${where}: deploy of ${version} by ${request.trigger.by} is held: ${frozen}`);
     await sleep(freeze.endsAt - Date.now(), { summary: frozen });
   }
-  return approval.by ? { breakGlassBy: approval.by } : {};
+  if (plan.approval?.before === 'start') await requireApproval(request, approvals, 'before it starts');
+  return breakGlassBy !== undefined ? { breakGlassBy } : {};
+}
+
+/** The environment's approval policy, at its point of the runbook (nothing to do without one). */
+export async function requireApproval(request: DeployRequest, approvals: Approvals, when: string): Promise<void> {
+  const policy = request.plan.approval;
+  const rule = approvalRule(request, false);
+  if (!policy || !rule) return;
+  await approvals.require(`deploy of ${request.version} ${when}`, rule, Date.now() + policy.timeoutMs, 'reject');
 }
 
 /** Past its gates and its preflight: tell the environment the hosts are about to change (awaited). */
 export function beginChanges(deployId: string): Promise<void> {
   return tellEnvironment(deployId, { phase: 'passed', message: 'changing the hosts' });
-}
-
-interface Approval {
-  waiting: boolean;
-  by?: string;
-  comment?: string;
-}
-
-/** `cutover approve` on a break-glass deploy: an Update whose validator refuses what cannot count. */
-function breakGlassApproval(request: DeployRequest): Approval {
-  const approval: Approval = { waiting: false };
-  const approvers = request.plan.freeze?.breakGlassApprovers ?? [];
-  setHandler(
-    approveUpdate,
-    ({ by, comment }) => {
-      approval.by = by;
-      if (comment !== undefined) approval.comment = comment;
-      return { phase: 'passed', message: `break-glass approved by ${by}` };
-    },
-    {
-      validator: (req) => {
-        if (typeof req?.by !== 'string' || req.by.length === 0 || req.by.length > 200) throw new Error('by: say who approves, in at most 200 characters');
-        if (req.comment !== undefined && (typeof req.comment !== 'string' || req.comment.length > 500)) throw new Error('comment: at most 500 characters of text');
-        if (!request.breakGlass) throw new Error(`nothing to approve: ${request.deployId} is not a break-glass deploy`);
-        if (approval.by !== undefined) throw new Error(`already approved by ${approval.by}`);
-        if (!approval.waiting) throw new Error('nothing to approve: the deploy is not waiting for a break-glass approval');
-        if (req.by === request.trigger.by) throw new Error(`${req.by} triggered this deploy and cannot approve it; ask one of ${approvers.filter((a) => a !== req.by).join(', ')}`);
-        if (!approvers.includes(req.by)) throw new Error(`${req.by} is not a break-glass approver of ${request.plan.app}/${request.plan.env} (approvers: ${approvers.join(', ')})`);
-      },
-    },
-  );
-  return approval;
 }

@@ -82,8 +82,10 @@ export async function deployFailure(f: FailureInput): Promise<unknown> {
     ),
   );
   if (cancelled) return f.err;
+  // A rejection keeps its type: the deploy ended because a person said no, not because something broke.
+  const rejected = f.err instanceof ApplicationFailure && f.err.type === FAILURE.deployRejected;
   return ApplicationFailure.create({
-    type: f.type ?? FAILURE.deployFailed,
+    type: f.type ?? (rejected ? FAILURE.deployRejected : FAILURE.deployFailed),
     message: `deploy of ${request.version} to ${where} failed - rolled back: ${reason}`,
     nonRetryable: true,
     details: [f.details],

@@ -6,7 +6,7 @@ import type { DeployResult } from '../../contract/api';
 import { withCurrentPlan, type DeployRequest } from '../../contract/requests';
 import { otherColor, type Color } from '../../contract/spec';
 import { deployFailure, preflight, type Live } from '../steps/outcome';
-import { beginChanges, passGates } from '../steps/gates';
+import { beginChanges, deployApprovals, passGates, requireApproval } from '../steps/gates';
 import { hostNames } from '../steps/hosts';
 import { Journal, reasonOf } from '../steps/journal';
 import { restoreTraffic, switchTraffic, verifyTraffic } from '../steps/router';
@@ -25,7 +25,8 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
   const hosts = hostNames(plan);
 
   const gated = patched('deploy-gates');
-  if (gated) await passGates(request, journal);
+  const approvals = deployApprovals(request, journal);
+  if (gated) await passGates(request, journal, approvals);
   const live: Live | null = await preflight(request, journal, {
     installed: () => patched('check-version-installed'),
     announce: () => patched('announce-refusal'),
@@ -46,6 +47,7 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
     await prepareIdleSlot(plan, target, journal);
     await startNewVersion(plan, target, version, journal);
     await healthCheckNewVersion(plan, target, version, journal);
+    if (plan.approval?.before === 'switch') await requireApproval(request, approvals, `before traffic moves to ${target}`);
 
     switched = true;
     if (live) {

@@ -27,7 +27,7 @@ import { SA } from '../../contract/search-attributes';
 import { otherColor, type CanaryStep, type CanaryStrategy, type Color } from '../../contract/spec';
 import { Analysis, describeMeasurement } from '../steps/analysis';
 import { canaryReporter } from '../steps/canary-status';
-import { beginChanges, describeFreeze, freezeNow, passGates } from '../steps/gates';
+import { beginChanges, deployApprovals, describeFreeze, freezeNow, passGates, requireApproval } from '../steps/gates';
 import { hostNames } from '../steps/hosts';
 import { Journal } from '../steps/journal';
 import { deployFailure, preflight, type Live } from '../steps/outcome';
@@ -87,7 +87,8 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   registerControls(status, asked, journal);
 
   const gated = patched('deploy-gates');
-  const gates = gated ? await passGates(request, journal) : {};
+  const approvals = deployApprovals(request, journal);
+  const gates = gated ? await passGates(request, journal, approvals) : {};
   const live: Live | null = await preflight(request, journal);
   if (gated) await beginChanges(deployId);
   // Nothing live yet: there is nothing to compare with or fall back to, so it goes straight to 100%.
@@ -200,6 +201,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
     await startNewVersion(plan, target, version, journal);
     await healthCheckNewVersion(plan, target, version, journal);
     if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
+    if (plan.approval?.before === 'switch') await requireApproval(request, approvals, `before ${target} takes any traffic`);
 
     if (stable) {
       saga.push(`every host back to ${stable.color}`, async () => {
