@@ -5,10 +5,8 @@
 // {...}}` to `{kind: 'nginx', ...}`), once, and TypeScript checks the result against it.
 import { z } from 'zod';
 import ms from 'ms';
-import { COMPARATORS, SAFE_NAME, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
-
-export const NAME_RULE = 'must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)';
-const nameSchema = z.string().regex(SAFE_NAME, { message: NAME_RULE });
+import { safeName as nameSchema } from '../contract/names';
+import { COMPARATORS, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
 
 /** Placeholders an operator may use in commands and paths. */
 export const PLACEHOLDERS = ['version', 'color', 'port', 'host', 'address'] as const;

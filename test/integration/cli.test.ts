@@ -98,15 +98,23 @@ test('validate: a missing file → 2', async () => {
   assert.equal(r.stderr.trim(), 'nope.yml: file not found (pass --config or create it; see README)');
 });
 
-test('deploy: a version with shell syntax → 2, and nothing runs', async () => {
+test('deploy: a version with shell syntax or shaped like a path or an option → 2, and nothing runs', async () => {
   const dir = workdir();
   const marker = join(dir, 'pwned');
   const literalExisted = existsSync('/tmp/pwned');
-  for (const version of [`v2;touch ${marker}`, 'v2;touch /tmp/pwned', '$(touch x)']) {
-    const r = await cutover(['deploy', 'shop', 'prod', version], dir);
+  for (const version of [`v2;touch ${marker}`, 'v2;touch /tmp/pwned', '$(touch x)', '..', '.', '-rf', 'v1..2']) {
+    const r = await cutover(['deploy', 'shop', 'prod', '--', version], dir);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^version: ".*" is not allowed; it must match/m);
+    assert.match(r.stderr, /^version: ".*" is not allowed: it must (not contain|start with a letter or digit).*\(a name is 1 to 128 letters, digits/m);
   }
+  const json = await cutover(['--json', 'deploy', 'shop', 'prod', '..'], dir);
+  assert.equal(json.code, 2);
+  assert.deepEqual(JSON.parse(json.stdout), {
+    ok: false,
+    exitCode: 2,
+    field: 'version',
+    error: 'version: ".." is not allowed: it must start with a letter or digit, not "." (a name is 1 to 128 letters, digits, ".", "_" or "-", starts with a letter or digit and has no "..", like v1.2.3 or web-1)',
+  });
   assert.equal(existsSync(marker), false);
   if (!literalExisted) assert.equal(existsSync('/tmp/pwned'), false);
   assert.equal(existsSync(join(dir, 'x')), false);

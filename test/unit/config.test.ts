@@ -147,11 +147,27 @@ test('no hosts, ports out of range, missing keys, bad formats', () => {
   assert.deepEqual(errorsOf(minimal(minimalEnv.replace('user: u, ', ''))), [
     'cutover.yml: apps.a.environments.p.hosts[0].user: missing; expected a string',
   ]);
+  const rule = '(a name is 1 to 128 letters, digits, ".", "_" or "-", starts with a letter or digit and has no "..", like v1.2.3 or web-1)';
   assert.deepEqual(errorsOf(minimal(minimalEnv.replace('name: h,', 'name: "h;rm",'))), [
-    'cutover.yml: apps.a.environments.p.hosts[0].name: must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash), got "h;rm"',
+    `cutover.yml: apps.a.environments.p.hosts[0].name: must not contain ";" ${rule}, got "h;rm"`,
   ]);
-  assert.deepEqual(errorsOf('apps:\n  "sh op":\n    environments: {}\n'), [
-    'cutover.yml: apps: app name "sh op" must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)',
+  assert.deepEqual(errorsOf('apps:\n  "sh op":\n    environments: {}\n'), [`cutover.yml: apps: app name "sh op" must not contain " " ${rule}`]);
+});
+
+test('names shaped like paths or options are refused wherever they would reach a shell', () => {
+  const rule = '(a name is 1 to 128 letters, digits, ".", "_" or "-", starts with a letter or digit and has no "..", like v1.2.3 or web-1)';
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('name: h,', 'name: "..",'))), [
+    `cutover.yml: apps.a.environments.p.hosts[0].name: must start with a letter or digit, not "." ${rule}, got ".."`,
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('name: h,', 'name: "web..1",'))), [
+    `cutover.yml: apps.a.environments.p.hosts[0].name: must not contain ".." ${rule}, got "web..1"`,
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('user: u,', 'user: -oProxyCommand,'))), [
+    `cutover.yml: apps.a.environments.p.hosts[0].user: must start with a letter or digit, not "-" ${rule}, got "-oProxyCommand"`,
+  ]);
+  assert.deepEqual(errorsOf(`apps:\n  "-rf":\n    environments: {}\n`), [`cutover.yml: apps: app name "-rf" must start with a letter or digit, not "-" ${rule}`]);
+  assert.deepEqual(errorsOf(`apps:\n  a:\n    environments: { ".": {} }\n`), [
+    `cutover.yml: apps.a.environments: environment name "." must start with a letter or digit, not "." ${rule}`,
   ]);
 });
 
