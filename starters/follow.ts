@@ -2,7 +2,6 @@
 // it ended.
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import {
-  BAD_INPUT_FAILURES,
   envWorkflowId,
   progressQuery,
   type DeployResult,
@@ -13,7 +12,7 @@ import {
 } from '../contract';
 import { NO_WORKER_HINT, queryEnvState, workflowExists } from './environment-client';
 import { causeChain, formatDeployResult, formatFailure, formatProgress, formatRollbackResult, formatWaiting } from './format';
-import { CliError, EXIT, type ExitCode, type Io, type Outcome, type Output } from './output';
+import { CliError, EXIT, exitCodeOfFailure, type ExitCode, type Io, type Outcome, type Output } from './output';
 import { withQueryDeadline, type TemporalConnection } from './temporal';
 
 export interface Target {
@@ -136,17 +135,31 @@ async function followWorkflow(t: TemporalConnection, target: Target, out: Output
     out.error(formatFailure(target.kind, target.id, settled.error));
     out.error(target.url);
     const error = causeChain(settled.error.cause ?? settled.error).join('; caused by: ');
-    return { exitCode: failureExitCode(settled.error), report: { ok: false, ...base, error } };
+    const failureType = failureTypeOf(settled.error);
+    return { exitCode: exitCodeOfFailure(failureType), report: { ok: false, ...base, error, ...(failureType ? { failureType } : {}) } };
   }
   throw settled.error;
 }
 
 /**
- * How a failed operation exits: 2 when the request itself was wrong and nothing changed (a version
- * not installed), else 1, the operation failed and was rolled back (a canary that failed its
- * analysis or was aborted included).
+ * The type of the outermost ApplicationFailure of a failed operation: the workflow's own (a deploy
+ * that failed and rolled back is DeployFailed even when a host key changed midway), or, when the
+ * workflow let an activity's failure through unwrapped (preflight in runs started before
+ * EnvironmentNotDeployable), the activity's (HostKeyRejected).
+ */
+export function failureTypeOf(err: WorkflowFailedError): string | undefined {
+  for (let e: unknown = err.cause, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof ApplicationFailure) return e.type ?? undefined;
+  }
+  return undefined;
+}
+
+/**
+ * How a failed operation exits: 2 when the request itself was wrong (a version not installed),
+ * 4 when the environment was not deployable (hosts disagree, a changed host key, a host that
+ * could not be read, nothing to roll back): in both nothing changed. Else 1: the operation
+ * failed and was rolled back (a canary that failed its analysis or was aborted included).
  */
 export function failureExitCode(err: WorkflowFailedError): ExitCode {
-  const cause = err.cause;
-  return cause instanceof ApplicationFailure && BAD_INPUT_FAILURES.has(cause.type ?? '') ? EXIT.badInput : EXIT.failed;
+  return exitCodeOfFailure(failureTypeOf(err));
 }

@@ -112,6 +112,7 @@ test('deploy: a version with shell syntax or shaped like a path or an option →
   assert.deepEqual(JSON.parse(json.stdout), {
     ok: false,
     exitCode: 2,
+    category: 'bad-input',
     field: 'version',
     error: 'version: ".." is not allowed: it must start with a letter or digit, not "." (a name is 1 to 128 letters, digits, ".", "_" or "-", starts with a letter or digit and has no "..", like v1.2.3 or web-1)',
   });
@@ -169,8 +170,8 @@ test('promote | pause | resume | abort: Temporal unreachable → 3 within a few 
   }
   const json = await cutover(['--json', 'promote', 'shop', 'prod'], workdir(), { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
   assert.equal(json.code, 3);
-  const report = JSON.parse(json.stdout) as { ok: boolean; exitCode: number; error: string };
-  assert.deepEqual([report.ok, report.exitCode], [false, 3]);
+  const report = JSON.parse(json.stdout) as { ok: boolean; exitCode: number; category: string; error: string };
+  assert.deepEqual([report.ok, report.exitCode, report.category], [false, 3, 'unreachable']);
   assert.match(report.error, /cannot reach Temporal/);
 });
 
@@ -232,6 +233,7 @@ describe('canary controls against a dev server', () => {
     assert.deepEqual(report, {
       ok: false,
       exitCode: 2,
+      category: 'bad-input',
       error: 'nothing to abort: no canary is running in shop/staging (nothing is running)',
       id: 'env/shop/staging',
       url: 'http://127.0.0.1:8233/namespaces/default/workflows/env%2Fshop%2Fstaging',
