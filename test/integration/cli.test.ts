@@ -2,7 +2,6 @@
 // running deploy (those are covered end to end elsewhere).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,38 +9,21 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TASK_QUEUE } from '../../contract';
 import { startDevServer, type DevServer } from '../../sandbox/devserver';
+import { runCaptured, type CapturedRun } from '../../sandbox/procs';
 import { WorkerProcess } from '../support/world';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'cutover');
 const EXAMPLE = join(ROOT, 'cutover.example.yml');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Run = CapturedRun;
 
 function cutover(args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CUTOVER_CONFIG', 'CUTOVER_UI_URL', 'GITLAB_CI', 'GITHUB_ACTIONS']) {
     if (!(k in extraEnv)) delete env[k];
   }
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+  return runCaptured(BIN, args, { cwd, env, timeoutMs: 30_000 });
 }
 
 function workdir(): string {
