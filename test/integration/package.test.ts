@@ -2,20 +2,23 @@
 // a clean project as a user would (`--prefer-offline`: the packages come from npm's cache, filled
 // by `npm ci`; only their metadata may be asked of the npm registry, which a lockfile install
 // never caches), then run from elsewhere as a CI job would. The installed CLI needs neither tsx nor TypeScript; the worker's dependencies
-// resolve; the systemd units in docs/systemd pass systemd's own check.
+// resolve and the installed cutover-worker polls a dev server; the systemd units in docs/systemd
+// pass systemd's own check.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { runCaptured, type CapturedRun } from '../../sandbox/procs';
+import { startDevServer } from '../../sandbox/devserver';
+import { runCaptured, sleep, spawnDaemon, type CapturedRun } from '../../sandbox/procs';
 
 const ROOT = join(__dirname, '..', '..');
 
 /** Run a command with an environment that knows nothing of this checkout (no npm_* variables, PATH without its bins). */
+const cleanEnv = (): NodeJS.ProcessEnv => ({ HOME: process.env.HOME, PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`, LANG: 'C.UTF-8' });
+
 function run(cmd: string, args: string[], cwd: string): Promise<CapturedRun> {
-  const env: NodeJS.ProcessEnv = { HOME: process.env.HOME, PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`, LANG: 'C.UTF-8' };
-  return runCaptured(cmd, args, { cwd, env, timeoutMs: 180_000 });
+  return runCaptured(cmd, args, { cwd, env: cleanEnv(), timeoutMs: 180_000 });
 }
 
 test('npm pack gives a package whose cutover runs from a clean directory', async () => {
@@ -62,9 +65,9 @@ test('npm pack gives a package whose cutover runs from a clean directory', async
   assert.equal((JSON.parse(broken.stdout) as { category: string }).category, 'bad-input');
 
   // The worker's runtime dependencies (Temporal's native core, ssh2, Slack) resolve in the install.
-  const worker = await run(process.execPath, ['-e', "require('cutover/dist/workers/worker.js'); require('@temporalio/core-bridge'); console.log('ok')"], app);
-  assert.equal(worker.code, 0, worker.stderr);
-  assert.equal(worker.stdout.trim(), 'ok');
+  const deps = await run(process.execPath, ['-e', "require('cutover/dist/workers/worker.js'); require('@temporalio/core-bridge'); console.log('ok')"], app);
+  assert.equal(deps.code, 0, deps.stderr);
+  assert.equal(deps.stdout.trim(), 'ok');
   assert.ok(existsSync(join(app, 'node_modules', '.bin', 'cutover-worker')), 'cutover-worker is linked');
 
   // The units, pointed at this install's binaries, pass `systemd-analyze verify`.
@@ -75,5 +78,24 @@ test('npm pack gives a package whose cutover runs from a clean directory', async
     writeFileSync(local, text.replaceAll('/usr/local/bin/', `${join(app, 'node_modules', '.bin')}/`));
     const verified = await run('systemd-analyze', ['verify', '--man=no', local], dir);
     assert.equal(verified.code, 0, `${unit}: ${verified.stderr}${verified.stdout}`);
+  }
+
+  // What the worker unit runs: the installed cutover-worker bundles the workflows from dist/ and
+  // polls; SIGTERM (systemctl stop) ends it cleanly.
+  const server = await startDevServer({ dir: join(dir, 'temporal') });
+  const log = join(dir, 'worker.log');
+  const worker = spawnDaemon(join(app, 'node_modules', '.bin', 'cutover-worker'), [], log, { ...cleanEnv(), TEMPORAL_ADDRESS: server.address });
+  try {
+    const exitCode = new Promise<number | null>((done) => worker.child.once('exit', (code) => done(code)));
+    const deadline = Date.now() + 120_000;
+    while (!readFileSync(log, 'utf8').includes(`cutover worker polling task queue cutover on ${server.address}`)) {
+      assert.ok(worker.isRunning() && Date.now() < deadline, `the installed worker never polled:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+      await sleep(200);
+    }
+    worker.child.kill('SIGTERM');
+    assert.equal(await exitCode, 0, readFileSync(log, 'utf8').slice(-2000));
+  } finally {
+    await worker.stop();
+    await server.stop();
   }
 });
