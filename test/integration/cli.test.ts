@@ -169,7 +169,7 @@ test('promote | pause | resume | abort: bad names and an empty --reason → 2, b
   for (const c of ['promote [options] <app> <env>', 'pause <app> <env>', 'resume <app> <env>', 'abort [options] <app> <env>']) assert.ok(help.stdout.includes(c), c);
 });
 
-describe('canary controls against a dev server', () => {
+describe('canary controls and refusals against a dev server', () => {
   let dir: string;
   let server: DevServer | undefined;
   let worker: WorkerProcess | undefined;
@@ -220,5 +220,13 @@ describe('canary controls against a dev server', () => {
       id: 'env/shop/staging',
       url: 'http://127.0.0.1:8233/namespaces/default/workflows/env%2Fshop%2Fstaging',
     });
+  });
+
+  test('rollback --wait with nothing to roll back → 4 (refused, nothing changed), also under --json', async () => {
+    const r = await run(['--json', 'rollback', 'blog', 'prod', '--wait', '--key', 'nothing-yet']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /nothing to roll back in blog\/prod: nothing has been deployed yet/);
+    const report = JSON.parse(r.stdout) as { ok: boolean; exitCode: number; category: string; failureType: string; id: string };
+    assert.deepEqual([report.ok, report.exitCode, report.category, report.failureType, report.id], [false, 4, 'refused', 'NothingToRollBack', 'rollback/blog/prod/nothing-yet']);
   });
 });
