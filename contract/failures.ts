@@ -44,6 +44,20 @@ export const REFUSED_FAILURES: ReadonlySet<string> = new Set([
   ACTIVITY_ERROR.hostKeyRejected,
 ]);
 
+/**
+ * The type of the outermost ApplicationFailure in an error's cause chain: the workflow's own (a
+ * deploy that failed and rolled back is DeployFailed even when a host key changed midway), or,
+ * when a workflow let an activity's failure through unwrapped (runs started before
+ * EnvironmentNotDeployable), the activity's (HostKeyRejected). By name, so that workflows, the
+ * CLI and tests read it alike whichever SDK package made the error.
+ */
+export function outermostFailureType(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 20; e = e.cause, depth++) {
+    if (e.name === 'ApplicationFailure') return (e as Error & { type?: string | null }).type ?? undefined;
+  }
+  return undefined;
+}
+
 /** The category of an operation's failure, from the type of its outermost ApplicationFailure. */
 export function failureCategory(type: string | undefined): FailureCategory {
   if (type !== undefined && BAD_INPUT_FAILURES.has(type)) return 'bad-input';

@@ -1,8 +1,9 @@
 // Following an operation the CLI requested: wait for its turn, print its progress, report how
 // it ended.
-import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import {
   envWorkflowId,
+  outermostFailureType,
   progressQuery,
   type DeployResult,
   type EnvState,
@@ -91,7 +92,8 @@ async function endedEarlier(t: TemporalConnection, state: EnvState, target: Targ
   const text = `${target.kind} ${target.id} already ${done.outcome}${done.reason ? `: ${done.reason}` : ''}`;
   if (ok) out.line(text);
   else out.error(text);
-  return { exitCode: ok ? EXIT.ok : EXIT.failed, report: { ok, id: target.id, url: target.url, outcome: done } };
+  const failure = done.failureType ? { failureType: done.failureType } : {};
+  return { exitCode: ok ? EXIT.ok : exitCodeOfFailure(done.failureType), report: { ok, id: target.id, url: target.url, outcome: done, ...failure } };
 }
 
 async function printNewProgress(t: TemporalConnection, handle: WorkflowHandle, seen: number, out: Output): Promise<number> {
@@ -141,17 +143,9 @@ async function followWorkflow(t: TemporalConnection, target: Target, out: Output
   throw settled.error;
 }
 
-/**
- * The type of the outermost ApplicationFailure of a failed operation: the workflow's own (a deploy
- * that failed and rolled back is DeployFailed even when a host key changed midway), or, when the
- * workflow let an activity's failure through unwrapped (preflight in runs started before
- * EnvironmentNotDeployable), the activity's (HostKeyRejected).
- */
+/** The type of the outermost ApplicationFailure of a failed operation (see outermostFailureType). */
 export function failureTypeOf(err: WorkflowFailedError): string | undefined {
-  for (let e: unknown = err.cause, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
-    if (e instanceof ApplicationFailure) return e.type ?? undefined;
-  }
-  return undefined;
+  return outermostFailureType(err.cause);
 }
 
 /**

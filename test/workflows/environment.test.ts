@@ -344,6 +344,9 @@ describe('refused before anything changed: the failure type tells the CLI (exit 
       });
       assert.deepEqual(world.serving(), ['blue:v1', 'green:v0'], 'no router changed');
       assert.deepEqual(world.events, []);
+      // The environment remembers the type, for a retried CI job whose run is gone.
+      const state = await waitForState(testEnv.client, plan.app, env, (st) => st.recent.some((op) => op.id === req.deployId));
+      assert.equal(state.recent.find((op) => op.id === req.deployId)?.failureType, 'HostsDisagree');
     });
   });
 
