@@ -1,5 +1,5 @@
 // Pure helpers for building shell commands. Nothing here does I/O.
-import { SAFE_NAME } from '../contract/spec';
+import { unsafeNameMessage } from '../contract/names';
 
 export class UnsafeInputError extends Error {
   override name = 'UnsafeInputError';
@@ -14,11 +14,8 @@ export function quote(value: string | number): string {
 
 /** Refuse anything that is not a plain name before it can reach a command. */
 export function assertSafeName(field: string, value: string): string {
-  if (!SAFE_NAME.test(value)) {
-    throw new UnsafeInputError(
-      `${field}: ${JSON.stringify(value)} is not allowed; it must match ^[A-Za-z0-9._-]{1,128}$`,
-    );
-  }
+  const problem = unsafeNameMessage(field, value);
+  if (problem !== undefined) throw new UnsafeInputError(problem);
   return value;
 }
 
@@ -51,8 +48,8 @@ export function renderPath(template: string, vars: TemplateVars): string {
   });
 }
 
-/** Placeholders available wherever a host is concerned: its name and address. */
+/** Placeholders available wherever a host is concerned: its name (checked: it reaches commands) and address. */
 export const hostVars = (host: { name: string; address: string }): TemplateVars => ({
-  host: host.name,
+  host: assertSafeName('host name', host.name),
   address: host.address,
 });

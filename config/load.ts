@@ -1,7 +1,7 @@
 // Reading `cutover.yml`: YAML → zod → Config, errors as one readable line each, and the
 // resolution of one (app, environment) into the Plan the workflows run.
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, Parser } from 'yaml';
 import type { z } from 'zod';
 import { planSchema, type Plan } from '../contract/spec';
 import { configSchema, type Config, type EnvironmentConfig } from './schema';
@@ -13,6 +13,8 @@ export interface ConfigIssue {
   /** 1-based position, for YAML syntax errors. */
   line?: number;
   col?: number;
+  /** Where the bracket or quote that was never closed opens, when that caused the syntax error. */
+  opened?: { char: string; line: number; col: number };
 }
 
 export class ConfigError extends Error {
@@ -32,7 +34,8 @@ export class ConfigError extends Error {
 
 function formatIssue(file: string, i: ConfigIssue): string {
   const where = i.line !== undefined ? `${file}:${i.line}:${i.col ?? 1}` : file;
-  return `${where}: ${i.path ? `${i.path}: ` : ''}${i.message}`;
+  const opened = i.opened ? ` (the ${JSON.stringify(i.opened.char)} opened at ${file}:${i.opened.line}:${i.opened.col} is not closed)` : '';
+  return `${where}: ${i.path ? `${i.path}: ` : ''}${i.message}${opened}`;
 }
 
 /** Read, parse and validate a config file. Throws ConfigError. */
@@ -56,11 +59,18 @@ export function parseConfig(text: string, file = 'cutover.yml'): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
+    // The parser notices an unclosed bracket or quote where the text stops making sense, often
+    // lines later; its syntax tree still shows where it opened.
+    const openings = unclosedOpenings(text);
     throw new ConfigError(
       file,
-      doc.errors.map((e) => {
+      doc.errors.map((e): ConfigIssue => {
         const pos = lineCounter.linePos(e.pos[0]);
-        return { path: '', message: `YAML syntax error: ${e.message.split('\n')[0]}`, line: pos.line, col: pos.col };
+        const issue: ConfigIssue = { path: '', message: `YAML syntax error: ${e.message.split('\n')[0]}`, line: pos.line, col: pos.col };
+        const open = openings.filter((o) => o.offset < e.pos[0]).at(-1);
+        if (!open) return issue;
+        const at = lineCounter.linePos(open.offset);
+        return at.line === pos.line ? issue : { ...issue, opened: { char: open.char, line: at.line, col: at.col } };
       }),
     );
   }
@@ -77,6 +87,41 @@ export function parseConfig(text: string, file = 'cutover.yml'): Config {
   const parsed = configSchema.safeParse(data, { reportInput: true });
   if (!parsed.success) throw new ConfigError(file, parsed.error.issues.flatMap(describeIssue));
   return parsed.data;
+}
+
+/** Flow collections (`[`, `{`) and quoted scalars in the YAML syntax tree that never close, by offset. */
+export function unclosedOpenings(text: string): { offset: number; char: string }[] {
+  const found: { offset: number; char: string }[] = [];
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > 200 || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n, depth + 1);
+      return;
+    }
+    const t = node as { type?: string; offset?: number; source?: string; start?: { source?: string; offset?: number }; end?: { type?: string }[] };
+    if (t.type === 'flow-collection' && t.start?.offset !== undefined) {
+      const closed = (t.end ?? []).some((e) => e.type === 'flow-seq-end' || e.type === 'flow-map-end');
+      if (!closed) found.push({ offset: t.start.offset, char: t.start.source ?? '[' });
+    } else if ((t.type === 'double-quoted-scalar' || t.type === 'single-quoted-scalar') && t.offset !== undefined && t.source !== undefined) {
+      if (!quoteCloses(t.source)) found.push({ offset: t.offset, char: t.source[0] ?? '"' });
+    }
+    for (const v of Object.values(node)) walk(v, depth + 1);
+  };
+  for (const token of new Parser().parse(text)) walk(token, 0);
+  return found.sort((a, b) => a.offset - b.offset);
+}
+
+/** Whether a quoted scalar's source ends with its closing quote (`\"` and `''` are escapes, not ends). */
+function quoteCloses(source: string): boolean {
+  const q = source[0];
+  for (let i = 1; i < source.length; i++) {
+    if (q === '"' && source[i] === '\\') i++;
+    else if (source[i] === q) {
+      if (q === "'" && source[i + 1] === "'") i++;
+      else return i === source.length - 1;
+    }
+  }
+  return false;
 }
 
 // ---- zod issues → human text ------------------------------------------------------------

@@ -8,10 +8,8 @@ import ms from 'ms';
 import { cronProblem, isValidTimezone, parseLocalTime } from '../activities/freeze/calendar';
 import { APPROVAL_POINTS, type ApprovalPolicy } from '../contract/approval';
 import { ON_FREEZE, type FreezeWindow } from '../contract/freeze';
-import { COMPARATORS, SAFE_NAME, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
-
-export const NAME_RULE = 'must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)';
-const nameSchema = z.string().regex(SAFE_NAME, { message: NAME_RULE });
+import { safeName as nameSchema } from '../contract/names';
+import { COMPARATORS, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
 
 /** Placeholders an operator may use in commands and paths. */
 export const PLACEHOLDERS = ['version', 'color', 'port', 'host', 'address'] as const;

@@ -111,6 +111,8 @@ export interface FinishedOperation extends QueuedOperation {
   outcome: Outcome;
   at: number;
   reason?: string;
+  /** The failure's type (FAILURE, ACTIVITY_ERROR), so a retried CI job whose run is gone exits as the first did. */
+  failureType?: string;
 }
 
 export interface EnvState {

@@ -1,4 +1,5 @@
 // The contract every other part imports; it imports nothing of ours.
+export * from './names';
 export * from './spec';
 export * from './freeze';
 export * from './approval';

@@ -1,6 +1,7 @@
 // What the CLI (and later gateways) ask an environment workflow to do, and the ids they carry.
 import { z } from 'zod';
-import { planSchema, safeName, upgradeLegacyPlan } from './spec';
+import { safeName } from './names';
+import { planSchema, upgradeLegacyPlan } from './spec';
 
 export const triggerSchema = z.strictObject({
   source: z.enum(['gitlab', 'github', 'cli', 'schedule']),

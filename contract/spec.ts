@@ -5,11 +5,7 @@
 import { z } from 'zod';
 import { approvalPolicySchema } from './approval';
 import { freezePolicySchema } from './freeze';
-
-/** Anything that may reach a shell as a value: app, environment, host names, versions. */
-export const SAFE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
-export const SAFE_NAME_RULE = 'must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)';
-export const safeName = z.string().regex(SAFE_NAME, { message: SAFE_NAME_RULE });
+import { safeName } from './names';
 
 export const COLORS = ['blue', 'green'] as const;
 export const colorSchema = z.enum(COLORS);

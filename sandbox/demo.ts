@@ -102,6 +102,8 @@ async function cutover(args: string[]): Promise<{ code: number; lines: string[] 
 
 async function blueGreenDemo(config: string, sandbox: Sandbox, uiUrl: string): Promise<number> {
   const { code } = await cutover(['-c', config, 'deploy', 'shop', 'demo', 'v2', '--wait']);
+  // With --exit the world stops next: no link or command to try on it.
+  if (exitWhenDone) return code;
   const web1 = sandbox.hosts[0]!;
   console.log('');
   say(`Temporal UI:  ${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent("CutoverApp='shop'")}`);
@@ -133,6 +135,8 @@ async function canaryDemo(config: string, sandbox: Sandbox, uiUrl: string, prome
   say(`  routers now: ${served}`);
   const why = stats.failed > 0 ? `the 500s v3 answered before the rollback${brokeAt ? `, at ${brokeAt}% of the traffic` : ''}` : 'none';
   say(`  load: ${stats.sent} requests, ${stats.failed} failed (${why}); 200s by version ${JSON.stringify(stats.versions)}`);
+  const code = good.code === 0 && bad.code === 1 ? 0 : 1;
+  if (exitWhenDone) return code;
   console.log('');
   say(`Temporal UI:  ${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent("CutoverApp='shop' AND CutoverStrategy='canary'")}`);
   say(`Prometheus:   ${graph}`);
@@ -141,7 +145,7 @@ async function canaryDemo(config: string, sandbox: Sandbox, uiUrl: string, prome
   say(`              bin/cutover -c ${config} pause|resume|promote|abort shop demo`);
   say(`              the analysis needs traffic (without it every measurement is inconclusive and the canary is rolled back):`);
   say(`              while :; do curl -s -o /dev/null ${sandbox.hosts[0]!.url}; sleep 0.02; done`);
-  return good.code === 0 && bad.code === 1 ? 0 : 1;
+  return code;
 }
 
 /**
@@ -207,6 +211,7 @@ async function run(): Promise<number> {
     const code = prometheus ? await canaryDemo(config, sandbox, server.uiUrl, prometheus) : await blueGreenDemo(config, sandbox, server.uiUrl);
     if (exitWhenDone) {
       await stop();
+      say('stopped: worker, hosts, Temporal (--exit; run without it to keep them up and try status, rollback, deploy)');
       return code;
     }
     say('running until Ctrl-C');

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The `cutover` process: run the CLI, exit with its code as soon as it is done (no timer or
 // socket left by a library may keep it alive), and say on Ctrl-C that the operation goes on.
 import { main } from './cli';

@@ -1,11 +1,12 @@
 // The `cutover` command line: validate, deploy, rollback, status, and promote | pause | resume | abort of a canary.
-// Exit codes: 0 success, 1 operation failed / rolled back, 2 bad input, 3 Temporal unreachable.
+// Exit codes (starters/output.ts EXIT, README): 0 success, 1 failed and rolled back, 2 bad input, 3 Temporal
+// unreachable, 4 refused (environment not deployable); 2, 3 and 4 changed nothing.
 // Only commander is loaded up front: each command loads what it needs when it runs, so
 // `cutover --help` answers without loading zod, YAML or the Temporal client.
 import { Command, CommanderError, Option } from 'commander';
 import type { DeployOptions } from './commands';
 import type { GlobalOptions, OperationOptions } from './config-file';
-import { EXIT, Output, processIo, type Io, type Outcome } from './output';
+import { EXIT, EXIT_CATEGORY, Output, processIo, type Io, type Outcome } from './output';
 
 const commands = () => import('./commands');
 const canary = () => import('./canary-control');
@@ -37,7 +38,7 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .description("deploy a version to an environment (blue-green or canary, as the environment's strategy says)")
     .argument('<app>')
     .argument('<env>')
-    .argument('<version>', 'version to deploy, ^[A-Za-z0-9._-]{1,128}$')
+    .argument('<version>', 'version to deploy: 1-128 letters, digits, ".", "_", "-", starting with a letter or digit, no ".."')
     .option('--wait', 'follow the deploy until it ends; the exit code tells how it went')
     .addOption(new Option('--key <key>', 'idempotency key (default: the CI pipeline/run id)'))
     .option('--at <time>', 'schedule it: "2026-11-23 02:00 Europe/Berlin" (returns at once; cutover cancel drops it)')
@@ -176,13 +177,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     try {
       const outcome = await action(globals, out);
       exitCode = outcome.exitCode;
-      report = outcome.raw ? outcome.report : { ok: exitCode === EXIT.ok, exitCode, ...outcome.report };
+      report = outcome.raw ? outcome.report : { ok: exitCode === EXIT.ok, exitCode, category: EXIT_CATEGORY[outcome.exitCode], ...outcome.report };
     } catch (err) {
       const [{ classify }, { temporalSettings }] = await Promise.all([import('./classify'), import('./temporal')]);
       const c = classify(err, temporalSettings(undefined, io.env, globals).address);
       for (const line of c.message.split('\n')) out.error(line);
       exitCode = c.exitCode;
-      report = { ok: false, exitCode, error: c.message, ...c.details };
+      report = { ok: false, exitCode, category: EXIT_CATEGORY[c.exitCode], error: c.message, ...c.details };
     }
     if (out.json) io.stdout(JSON.stringify(report));
   });
@@ -192,7 +193,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (err instanceof CommanderError) {
       exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
       if (exitCode !== EXIT.ok && argv.includes('--json')) {
-        io.stdout(JSON.stringify({ exitCode, ok: false, error: err.message }));
+        io.stdout(JSON.stringify({ exitCode, ok: false, category: EXIT_CATEGORY[EXIT.badInput], error: err.message }));
       }
     } else {
       const { causeChain } = await import('./format');

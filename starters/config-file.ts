@@ -2,7 +2,7 @@
 // which needs nothing else (so it starts without loading the Temporal client).
 import { loadConfig, summarize } from '../config/load';
 import type { Config } from '../config/schema';
-import { SAFE_NAME } from '../contract/spec';
+import { unsafeNameMessage } from '../contract/names';
 import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
 
 export type GlobalOptions = {
@@ -20,12 +20,8 @@ export interface OperationOptions {
 /** Check each named argument, in order; throws a bad-input CliError. */
 export function checkNames(names: Record<string, string | undefined>): void {
   for (const [field, value] of Object.entries(names)) {
-    if (value !== undefined && !SAFE_NAME.test(value)) {
-      throw new CliError(
-        `${field}: ${JSON.stringify(value)} is not allowed; it must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)`,
-        EXIT.badInput,
-      );
-    }
+    const problem = value === undefined ? undefined : unsafeNameMessage(field, value);
+    if (problem !== undefined) throw new CliError(problem, EXIT.badInput, { field });
   }
 }
 

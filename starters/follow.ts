@@ -1,9 +1,9 @@
 // Following an operation the CLI requested: wait for its turn, print its progress, report how
 // it ended.
-import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import {
-  BAD_INPUT_FAILURES,
   envWorkflowId,
+  outermostFailureType,
   progressQuery,
   type DeployResult,
   type EnvState,
@@ -13,7 +13,7 @@ import {
 } from '../contract';
 import { NO_WORKER_HINT, queryEnvState, workflowExists } from './environment-client';
 import { causeChain, formatDeployResult, formatFailure, formatProgress, formatRollbackResult, formatWaiting } from './format';
-import { CliError, EXIT, type ExitCode, type Io, type Outcome, type Output } from './output';
+import { CliError, EXIT, exitCodeOfFailure, type ExitCode, type Io, type Outcome, type Output } from './output';
 import { withQueryDeadline, type TemporalConnection } from './temporal';
 
 export interface Target {
@@ -93,7 +93,8 @@ async function endedEarlier(t: TemporalConnection, state: EnvState, target: Targ
   const text = `${target.kind} ${target.id} already ${done.outcome}${done.reason ? `: ${done.reason}` : ''}`;
   if (ok) out.line(text);
   else out.error(text);
-  return { exitCode: ok ? EXIT.ok : EXIT.failed, report: { ok, id: target.id, url: target.url, outcome: done } };
+  const failure = done.failureType ? { failureType: done.failureType } : {};
+  return { exitCode: ok ? EXIT.ok : exitCodeOfFailure(done.failureType), report: { ok, id: target.id, url: target.url, outcome: done, ...failure } };
 }
 
 async function printNewProgress(t: TemporalConnection, handle: WorkflowHandle, seen: number, out: Output): Promise<number> {
@@ -137,17 +138,23 @@ async function followWorkflow(t: TemporalConnection, target: Target, out: Output
     out.error(formatFailure(target.kind, target.id, settled.error));
     out.error(target.url);
     const error = causeChain(settled.error.cause ?? settled.error).join('; caused by: ');
-    return { exitCode: failureExitCode(settled.error), report: { ok: false, ...base, error } };
+    const failureType = failureTypeOf(settled.error);
+    return { exitCode: exitCodeOfFailure(failureType), report: { ok: false, ...base, error, ...(failureType ? { failureType } : {}) } };
   }
   throw settled.error;
 }
 
+/** The type of the outermost ApplicationFailure of a failed operation (see outermostFailureType). */
+export function failureTypeOf(err: WorkflowFailedError): string | undefined {
+  return outermostFailureType(err.cause);
+}
+
 /**
- * How a failed operation exits: 2 when the request itself was wrong and nothing changed (a version
- * not installed), else 1, the operation failed and was rolled back (a canary that failed its
- * analysis or was aborted included).
+ * How a failed operation exits: 2 when the request itself was wrong (a version not installed),
+ * 4 when the environment was not deployable (hosts disagree, a changed host key, a host that
+ * could not be read, nothing to roll back): in both nothing changed. Else 1: the operation
+ * failed and was rolled back (a canary that failed its analysis or was aborted included).
  */
 export function failureExitCode(err: WorkflowFailedError): ExitCode {
-  const cause = err.cause;
-  return cause instanceof ApplicationFailure && BAD_INPUT_FAILURES.has(cause.type ?? '') ? EXIT.badInput : EXIT.failed;
+  return exitCodeOfFailure(failureTypeOf(err));
 }

@@ -1,8 +1,28 @@
 // What the CLI gives back: human lines, an exit code, and the fields of the `--json` object.
 import { randomBytes } from 'node:crypto';
 
-export const EXIT = { ok: 0, failed: 1, badInput: 2, unreachable: 3 } as const;
+import { failureCategory, type FailureCategory } from '../contract/failures';
+
+/**
+ * 0 done; 1 it changed things, failed, and rolled back; 2 bad input, nothing changed; 3 Temporal
+ * unreachable, nothing asked; 4 refused, the environment is not deployable as it is, nothing changed.
+ */
+export const EXIT = { ok: 0, failed: 1, badInput: 2, unreachable: 3, refused: 4 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** The `category` of the `--json` object: the exit code in words. */
+export const EXIT_CATEGORY: Record<ExitCode, FailureCategory | 'ok' | 'unreachable'> = {
+  0: 'ok',
+  1: 'failed',
+  2: 'bad-input',
+  3: 'unreachable',
+  4: 'refused',
+};
+
+const EXIT_OF_CATEGORY: Record<FailureCategory, ExitCode> = { 'bad-input': EXIT.badInput, refused: EXIT.refused, failed: EXIT.failed };
+
+/** How an operation that failed with this ApplicationFailure type exits. */
+export const exitCodeOfFailure = (type: string | undefined): ExitCode => EXIT_OF_CATEGORY[failureCategory(type)];
 
 /** Everything the CLI touches outside itself, so tests can drive it in-process. */
 export interface Io {

@@ -30,6 +30,7 @@ import {
   type PreviousColor,
   type QueuedOperation,
 } from '../contract/api';
+import { outermostFailureType } from '../contract/failures';
 import { childWorkflowIds, DEFAULT_SCHEDULE_NOTICE_MS, deployRequestSchema, rollbackRequestSchema, type DeployRequest, type RollbackRequest } from '../contract/requests';
 import { SA } from '../contract/search-attributes';
 import { upgradeLegacyPlan, type Plan } from '../contract/spec';
@@ -191,8 +192,8 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     }
   });
 
-  const finish = (op: QueuedOperation, outcome: Outcome, reason?: string): void => {
-    const done: FinishedOperation = { ...op, outcome, at: Date.now(), ...(reason ? { reason } : {}) };
+  const finish = (op: QueuedOperation, outcome: Outcome, reason?: string, failureType?: string): void => {
+    const done: FinishedOperation = { ...op, outcome, at: Date.now(), ...(reason ? { reason } : {}), ...(failureType ? { failureType } : {}) };
     state.recent.unshift(done);
     state.recent.length = Math.min(state.recent.length, KEEP_RECENT);
     requests.delete(op.id);
@@ -240,7 +241,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
       }
       finish(op, 'succeeded');
     } catch (err) {
-      finish(op, isCancellation(err) ? 'cancelled' : 'failed', (isCancellation(err) ? cancelledBy : undefined) ?? reasonOf(err));
+      finish(op, isCancellation(err) ? 'cancelled' : 'failed', (isCancellation(err) ? cancelledBy : undefined) ?? reasonOf(err), outermostFailureType(err));
     } finally {
       cancelledBy = undefined;
       deployScope = null;
@@ -271,7 +272,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
       }
       finish(op, 'succeeded');
     } catch (err) {
-      finish(op, 'failed', reasonOf(err));
+      finish(op, 'failed', reasonOf(err), outermostFailureType(err));
     }
   }
 

@@ -3,9 +3,10 @@
 // the `cutover` CLI run as a CI job would. Load runs through both routers during every change.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { renderUpstream } from '../../activities/nginx/commands';
 import type { SandboxConfigOptions } from '../../sandbox/config';
 import type { LoadStats } from '../../sandbox/load';
 import { recordHistory } from '../support/histories';
@@ -113,17 +114,41 @@ describe('blue-green deploy on real hosts', () => {
     recordHistory(w.server.address, 'deploy/shop/prod/gitlab-1004-broken', 'bluegreen-health-failed');
   });
 
-  test('an unknown host key is refused before any command runs', async () => {
+  test('an unknown host key is refused before any command runs: exit 4, nothing changed', async () => {
     const other = join(w.dir, 'other_host_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const wrongKey = readFileSync(`${other}.pub`, 'utf8').trim();
     const before = { routed: routed(), blue: pids('blue'), green: pids('green') };
     const file = config('wrong-key', { edit: (env) => void (env.hosts[0]!.hostKey = wrongKey) });
-    const run = await cutover(['-c', file, 'deploy', 'shop', 'prod', 'v2', '--wait'], '1006');
-    assert.equal(run.code, 1, run.stderr + run.stdout);
-    assert.match(run.stderr + run.stdout, /host key/i);
+    const run = await cutover(['-c', file, '--json', 'deploy', 'shop', 'prod', 'v2', '--wait'], '1006');
+    assert.equal(run.code, 4, run.stderr + run.stdout);
+    assert.match(run.stderr, /host key/i);
+    const report = JSON.parse(run.stdout) as { ok: boolean; exitCode: number; category: string; failureType: string; error: string };
+    assert.deepEqual([report.ok, report.exitCode, report.category, report.failureType], [false, 4, 'refused', 'HostKeyRejected']);
+    assert.match(report.error, /web1 .*host key mismatch/);
     assert.deepEqual({ routed: routed(), blue: pids('blue'), green: pids('green') }, before, 'nothing changed on any host');
     assert.match(w.slack.messages().at(-1)?.text ?? '', /^:no_entry: shop\/prod: deploy of v2 by alice refused: web1 .*host key mismatch.*; nothing was changed$/);
+  });
+
+  test('hosts that disagree on the live colour are refused: exit 4, nothing changed', async () => {
+    const web2 = w.hosts[1]!;
+    const upstream = web2.readUpstream();
+    const live = /color=(blue|green) version=(\S+)/.exec(upstream);
+    assert.ok(live, upstream);
+    const other = live[1] === 'green' ? 'blue' : 'green';
+    // web2's router file says the other colour (as a half-done manual switch would leave it); nginx is not reloaded.
+    const upstreamName = /upstream (\S+) \{/.exec(upstream)?.[1] ?? 'shop_prod';
+    writeFileSync(web2.upstreamFile, renderUpstream({ upstreamName, address: web2.address, color: other, version: 'v1', port: web2.ports[other] }));
+    try {
+      const before = { blue: pids('blue'), green: pids('green'), served: served() };
+      const run = await cutover(['-c', config('slow'), 'deploy', 'shop', 'prod', 'v2', '--wait'], '1009');
+      assert.equal(run.code, 4, run.stderr + run.stdout);
+      assert.match(run.stderr, new RegExp(`hosts disagree on the live colour: web1 serves ${live[1]} \\(${live[2]}\\), web2 serves ${other} \\(v1\\)`));
+      assert.deepEqual({ blue: pids('blue'), green: pids('green'), served: served() }, before, 'nothing changed on any host');
+      assert.match(w.slack.messages().at(-1)?.text ?? '', /^:no_entry: shop\/prod: deploy of v2 by alice refused: hosts disagree .*; nothing was changed$/);
+    } finally {
+      writeFileSync(web2.upstreamFile, upstream);
+    }
   });
 
   test('two deploys at once: the second waits its turn (and says so), then deploys inside the first one\'s window', async () => {

@@ -2,7 +2,6 @@
 // running deploy (those are covered end to end elsewhere).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,38 +9,21 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TASK_QUEUE } from '../../contract';
 import { startDevServer, type DevServer } from '../../sandbox/devserver';
+import { runCaptured, type CapturedRun } from '../../sandbox/procs';
 import { WorkerProcess } from '../support/world';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'cutover');
 const EXAMPLE = join(ROOT, 'cutover.example.yml');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Run = CapturedRun;
 
 function cutover(args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CUTOVER_CONFIG', 'CUTOVER_UI_URL', 'GITLAB_CI', 'GITHUB_ACTIONS']) {
     if (!(k in extraEnv)) delete env[k];
   }
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+  return runCaptured(BIN, args, { cwd, env, timeoutMs: 30_000 });
 }
 
 function workdir(): string {
@@ -98,15 +80,24 @@ test('validate: a missing file → 2', async () => {
   assert.equal(r.stderr.trim(), 'nope.yml: file not found (pass --config or create it; see README)');
 });
 
-test('deploy: a version with shell syntax → 2, and nothing runs', async () => {
+test('deploy: a version with shell syntax or shaped like a path or an option → 2, and nothing runs', async () => {
   const dir = workdir();
   const marker = join(dir, 'pwned');
   const literalExisted = existsSync('/tmp/pwned');
-  for (const version of [`v2;touch ${marker}`, 'v2;touch /tmp/pwned', '$(touch x)']) {
-    const r = await cutover(['deploy', 'shop', 'prod', version], dir);
+  for (const version of [`v2;touch ${marker}`, 'v2;touch /tmp/pwned', '$(touch x)', '..', '.', '-rf', 'v1..2']) {
+    const r = await cutover(['deploy', 'shop', 'prod', '--', version], dir);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^version: ".*" is not allowed; it must match/m);
+    assert.match(r.stderr, /^version: ".*" is not allowed: it must (not contain|start with a letter or digit).*\(a name is 1 to 128 letters, digits/m);
   }
+  const json = await cutover(['--json', 'deploy', 'shop', 'prod', '..'], dir);
+  assert.equal(json.code, 2);
+  assert.deepEqual(JSON.parse(json.stdout), {
+    ok: false,
+    exitCode: 2,
+    category: 'bad-input',
+    field: 'version',
+    error: 'version: ".." is not allowed: it must start with a letter or digit, not "." (a name is 1 to 128 letters, digits, ".", "_" or "-", starts with a letter or digit and has no "..", like v1.2.3 or web-1)',
+  });
   assert.equal(existsSync(marker), false);
   if (!literalExisted) assert.equal(existsSync('/tmp/pwned'), false);
   assert.equal(existsSync(join(dir, 'x')), false);
@@ -161,8 +152,8 @@ test('promote | pause | resume | abort: Temporal unreachable → 3 within a few 
   }
   const json = await cutover(['--json', 'promote', 'shop', 'prod'], workdir(), { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
   assert.equal(json.code, 3);
-  const report = JSON.parse(json.stdout) as { ok: boolean; exitCode: number; error: string };
-  assert.deepEqual([report.ok, report.exitCode], [false, 3]);
+  const report = JSON.parse(json.stdout) as { ok: boolean; exitCode: number; category: string; error: string };
+  assert.deepEqual([report.ok, report.exitCode, report.category], [false, 3, 'unreachable']);
   assert.match(report.error, /cannot reach Temporal/);
 });
 
@@ -178,7 +169,7 @@ test('promote | pause | resume | abort: bad names and an empty --reason → 2, b
   for (const c of ['promote [options] <app> <env>', 'pause <app> <env>', 'resume <app> <env>', 'abort [options] <app> <env>']) assert.ok(help.stdout.includes(c), c);
 });
 
-describe('canary controls against a dev server', () => {
+describe('canary controls and refusals against a dev server', () => {
   let dir: string;
   let server: DevServer | undefined;
   let worker: WorkerProcess | undefined;
@@ -224,9 +215,18 @@ describe('canary controls against a dev server', () => {
     assert.deepEqual(report, {
       ok: false,
       exitCode: 2,
+      category: 'bad-input',
       error: 'nothing to abort: no canary is running in shop/staging (nothing is running)',
       id: 'env/shop/staging',
       url: 'http://127.0.0.1:8233/namespaces/default/workflows/env%2Fshop%2Fstaging',
     });
+  });
+
+  test('rollback --wait with nothing to roll back → 4 (refused, nothing changed), also under --json', async () => {
+    const r = await run(['--json', 'rollback', 'blog', 'prod', '--wait', '--key', 'nothing-yet']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /nothing to roll back in blog\/prod: nothing has been deployed yet/);
+    const report = JSON.parse(r.stdout) as { ok: boolean; exitCode: number; category: string; failureType: string; id: string };
+    assert.deepEqual([report.ok, report.exitCode, report.category, report.failureType, report.id], [false, 4, 'refused', 'NothingToRollBack', 'rollback/blog/prod/nothing-yet']);
   });
 });

@@ -18,6 +18,44 @@ function processesUnder(dir: string): string[] {
     .filter((line) => line.includes(dir));
 }
 
+function killLeftovers(demo: ReturnType<typeof spawn>, dir: string): void {
+  if (demo.exitCode === null) process.kill(-demo.pid!, 'SIGKILL');
+  for (const p of processesUnder(dir)) {
+    try {
+      process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+test('demo --exit deploys, stops everything, and prints no command for the servers it stopped', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-demo-exit-'));
+  const log: string[] = [];
+  const demo = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'sandbox/demo.ts'), '--exit'], {
+    cwd: ROOT,
+    detached: true,
+    env: { ...process.env, CUTOVER_DEMO_DIR: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  demo.stdout.on('data', (b: Buffer) => log.push(b.toString()));
+  demo.stderr.on('data', (b: Buffer) => log.push(b.toString()));
+  try {
+    const exited = new Promise<number | null>((done) => demo.once('exit', (code) => done(code)));
+    const timeout = new Promise<string>((done) => setTimeout(() => done('still running after 180 s'), 180_000).unref());
+    const code = await Promise.race([exited, timeout]);
+    const text = log.join('');
+    assert.equal(code, 0, text.slice(-3000));
+    assert.match(text, /deploy shop demo v2 --wait/);
+    assert.match(text, /deployed shop\/demo v2 on green/);
+    assert.match(text, /stopped: worker, hosts, Temporal \(--exit/);
+    assert.doesNotMatch(text, /status: {2,}bin\/cutover|roll back: {2,}bin\/cutover|deploy more:|Temporal UI: |see it: /, 'no command or link to the stopped world');
+    assert.deepEqual(processesUnder(dir), [], 'no process the demo started is left');
+  } finally {
+    killLeftovers(demo, dir);
+  }
+});
+
 test('Ctrl-C on the demo after its deploy stops the worker, the hosts and Temporal, and leaves nothing behind', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-demo-'));
   const log: string[] = [];
@@ -57,13 +95,6 @@ test('Ctrl-C on the demo after its deploy stops the worker, the hosts and Tempor
     }
     assert.doesNotMatch(readFileSync(join(dir, 'cutover.yml'), 'utf8'), /^$/, 'it wrote its config');
   } finally {
-    if (demo.exitCode === null) process.kill(-demo.pid!, 'SIGKILL');
-    for (const p of processesUnder(dir)) {
-      try {
-        process.kill(Number(p.split(' ')[0]), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    killLeftovers(demo, dir);
   }
 });

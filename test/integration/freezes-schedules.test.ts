@@ -48,7 +48,7 @@ describe('freeze windows from the CLI', () => {
     assert.match(list.stdout, /now: +FROZEN by incident until .* UTC +\(your time: .* America\/New_York\)/);
     const routed = routedBefore();
     const run = await w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v2', '--wait'], 'f2');
-    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.equal(run.code, 4, run.stdout + run.stderr);
     assert.match(run.stderr, /frozen by incident until .* UTC; nothing was changed/);
     assert.deepEqual(w.routed(), routed, 'no router touched');
   });

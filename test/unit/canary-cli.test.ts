@@ -3,14 +3,14 @@
 // ended canary or a silent worker map to exit codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApplicationFailure, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { RetryState } from '@temporalio/common';
-import { FAILURE, type CanaryStatus, type CanaryStrategy, type EnvState, type Measurement, type QueuedOperation } from '../../contract';
+import { ACTIVITY_ERROR, FAILURE, type CanaryStatus, type CanaryStrategy, type EnvState, type Measurement, type QueuedOperation } from '../../contract';
 import { controlCanary, refusalReason, type SendUpdate } from '../../starters/canary-control';
 import { checkReason } from '../../starters/text-input';
 import { acceptedLine, findCanary, stepAfter, type CanaryRequest, type CanaryTarget } from '../../starters/canary-text';
 import { classify } from '../../starters/classify';
-import { failureExitCode } from '../../starters/follow';
+import { failureExitCode, failureTypeOf } from '../../starters/follow';
 import { formatStatus } from '../../starters/format';
 import { CliError, EXIT, Output, type Io } from '../../starters/output';
 import { fakePlan } from '../support/plans';
@@ -250,7 +250,7 @@ test('--reason: trimmed to one line; empty or huge is bad input naming the optio
   assert.throws(() => checkReason('x'.repeat(501)), (e: unknown) => e instanceof CliError && e.exitCode === EXIT.badInput && /^--reason: 501 characters is too long; keep it to 500/.test(e.message));
 });
 
-test('deploy --wait: a failed or aborted canary exits 1; only bad input exits 2', () => {
+test('deploy --wait: a failed or aborted canary exits 1; bad input exits 2; an environment not deployable exits 4', () => {
   const failed = (type: string): WorkflowFailedError =>
     new WorkflowFailedError('Workflow execution failed', ApplicationFailure.create({ type, message: 'deploy of v2 to shop/prod failed - rolled back: x', nonRetryable: true }), RetryState.NON_RETRYABLE_FAILURE);
   assert.equal(failureExitCode(failed(FAILURE.canaryFailed)), EXIT.failed);
@@ -258,4 +258,21 @@ test('deploy --wait: a failed or aborted canary exits 1; only bad input exits 2'
   assert.equal(failureExitCode(failed(FAILURE.deployFailed)), EXIT.failed);
   assert.equal(failureExitCode(failed(FAILURE.versionNotInstalled)), EXIT.badInput);
   assert.equal(failureExitCode(new WorkflowFailedError('Workflow execution failed', undefined, RetryState.NON_RETRYABLE_FAILURE)), EXIT.failed);
+  assert.equal(failureExitCode(failed(FAILURE.hostsDisagree)), EXIT.refused);
+  assert.equal(failureExitCode(failed(FAILURE.notDeployable)), EXIT.refused);
+  assert.equal(failureExitCode(failed(FAILURE.nothingToRollBack)), EXIT.refused);
+  assert.equal(failureExitCode(failed(ACTIVITY_ERROR.unsafeInput)), EXIT.badInput);
+  // A host key refused in preflight reaches the CLI as the activity's failure, unwrapped.
+  const activity = (type: string) =>
+    new ActivityFailure('Activity task failed', 'readRouter', '1', RetryState.NON_RETRYABLE_FAILURE, 'identity', ApplicationFailure.create({ type, message: 'web1: host key mismatch', nonRetryable: true }));
+  const unwrapped = new WorkflowFailedError('Workflow execution failed', activity(ACTIVITY_ERROR.hostKeyRejected), RetryState.NON_RETRYABLE_FAILURE);
+  assert.equal(failureTypeOf(unwrapped), 'HostKeyRejected');
+  assert.equal(failureExitCode(unwrapped), EXIT.refused);
+  // The outermost type decides: a rollback whose verification met a changed host key changed things (1).
+  const rolledBack = new WorkflowFailedError(
+    'Workflow execution failed',
+    ApplicationFailure.create({ type: FAILURE.rollbackFailed, message: 'traffic is back on blue but ...', nonRetryable: true, cause: activity(ACTIVITY_ERROR.hostKeyRejected) }),
+    RetryState.NON_RETRYABLE_FAILURE,
+  );
+  assert.equal(failureExitCode(rolledBack), EXIT.failed);
 });

@@ -18,7 +18,7 @@ import {
   verifyThroughRouterCommand,
   judgeVerifyOutput,
 } from '../../activities/nginx/commands';
-import { healthProbeCommand, parseProbeOutput, startSlotCommand, stopSlotCommand } from '../../activities/slots/commands';
+import { healthProbeCommand, installedCheckCommand, parseProbeOutput, startSlotCommand, stopSlotCommand } from '../../activities/slots/commands';
 import type { HealthSpec, HostSpec, NginxRouter, SlotsSpec } from '../../contract';
 
 const host: HostSpec = { name: 'web1', address: '10.0.0.5', port: 22, user: 'deploy', privateKeyPath: '/k', hostKey: 'SHA256:AAAA' };
@@ -65,9 +65,19 @@ test('renderTemplate fills and quotes placeholders, tolerates spaces, names unkn
 });
 
 test('assertSafeName refuses anything but a plain name', () => {
-  for (const bad of ['v2;touch /tmp/pwned', '../x', '', 'a'.repeat(129), 'v 1', 'v1\n', '$(id)', 'ü']) {
+  for (const bad of ['v2;touch /tmp/pwned', '../x', '', 'a'.repeat(129), 'v 1', 'v1\n', '$(id)', 'ü', '.', '..', '-rf', '--help', '_x', '.v1', 'v1..2', 'v1..']) {
     assert.throws(() => assertSafeName('version', bad), UnsafeInputError, JSON.stringify(bad));
   }
+  assert.throws(() => assertSafeName('version', '..'), {
+    message: 'version: ".." is not allowed: it must start with a letter or digit, not "." (a name is 1 to 128 letters, digits, ".", "_" or "-", starts with a letter or digit and has no "..", like v1.2.3 or web-1)',
+  });
+  assert.throws(() => assertSafeName('version', 'v1..2'), /^UnsafeInputError: version: "v1\.\.2" is not allowed: it must not contain "\.\."/);
+  assert.throws(() => assertSafeName('version', 'a'.repeat(129)), /must be at most 128 characters \(it has 129\)/);
+  // The issue's case: `..` would have passed `test -d /srv/shop/releases/{{version}}` and reached `slot start`.
+  assert.throws(() => installedCheckCommand(host, { ...slots, installed: 'test -d /srv/shop/releases/{{version}}' }, '..'), UnsafeInputError);
+  assert.throws(() => startSlotCommand(host, slots, 'green', '..'), UnsafeInputError);
+  assert.equal(assertSafeName('version', '1.0.0-rc.1'), '1.0.0-rc.1');
+  assert.equal(assertSafeName('version', 'v1.2.3-'), 'v1.2.3-');
   assert.equal(assertSafeName('version', 'v1.2.3-rc_1'), 'v1.2.3-rc_1');
   assert.equal(assertSafeName('version', 'a'.repeat(128)), 'a'.repeat(128));
 });

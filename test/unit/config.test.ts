@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, didYouMean, loadConfig, parseConfig, resolvePlan, summarize } from '../../config/load';
+import { ConfigError, unclosedOpenings, didYouMean, loadConfig, parseConfig, resolvePlan, summarize } from '../../config/load';
 import { parseDuration, unknownPlaceholders } from '../../config/schema';
 
 const EXAMPLE = join(__dirname, '..', '..', 'cutover.example.yml');
@@ -13,6 +13,16 @@ const example = readFileSync(EXAMPLE, 'utf8');
 function variant(from: string, to: string): string {
   assert.ok(example.includes(from), `example contains ${from}`);
   return example.replace(from, to);
+}
+
+function issuesOf(text: string): ConfigError['issues'] {
+  try {
+    parseConfig(text);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.issues;
+  }
+  assert.fail('expected a ConfigError');
 }
 
 function errorsOf(text: string): string[] {
@@ -147,17 +157,33 @@ test('no hosts, ports out of range, missing keys, bad formats', () => {
   assert.deepEqual(errorsOf(minimal(minimalEnv.replace('user: u, ', ''))), [
     'cutover.yml: apps.a.environments.p.hosts[0].user: missing; expected a string',
   ]);
+  const rule = '(a name is 1 to 128 letters, digits, ".", "_" or "-", starts with a letter or digit and has no "..", like v1.2.3 or web-1)';
   assert.deepEqual(errorsOf(minimal(minimalEnv.replace('name: h,', 'name: "h;rm",'))), [
-    'cutover.yml: apps.a.environments.p.hosts[0].name: must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash), got "h;rm"',
+    `cutover.yml: apps.a.environments.p.hosts[0].name: must not contain ";" ${rule}, got "h;rm"`,
   ]);
-  assert.deepEqual(errorsOf('apps:\n  "sh op":\n    environments: {}\n'), [
-    'cutover.yml: apps: app name "sh op" must match ^[A-Za-z0-9._-]{1,128}$ (letters, digits, dot, underscore, dash)',
+  assert.deepEqual(errorsOf('apps:\n  "sh op":\n    environments: {}\n'), [`cutover.yml: apps: app name "sh op" must not contain " " ${rule}`]);
+});
+
+test('names shaped like paths or options are refused wherever they would reach a shell', () => {
+  const rule = '(a name is 1 to 128 letters, digits, ".", "_" or "-", starts with a letter or digit and has no "..", like v1.2.3 or web-1)';
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('name: h,', 'name: "..",'))), [
+    `cutover.yml: apps.a.environments.p.hosts[0].name: must start with a letter or digit, not "." ${rule}, got ".."`,
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('name: h,', 'name: "web..1",'))), [
+    `cutover.yml: apps.a.environments.p.hosts[0].name: must not contain ".." ${rule}, got "web..1"`,
+  ]);
+  assert.deepEqual(errorsOf(minimal(minimalEnv.replace('user: u,', 'user: -oProxyCommand,'))), [
+    `cutover.yml: apps.a.environments.p.hosts[0].user: must start with a letter or digit, not "-" ${rule}, got "-oProxyCommand"`,
+  ]);
+  assert.deepEqual(errorsOf(`apps:\n  "-rf":\n    environments: {}\n`), [`cutover.yml: apps: app name "-rf" must start with a letter or digit, not "-" ${rule}`]);
+  assert.deepEqual(errorsOf(`apps:\n  a:\n    environments: { ".": {} }\n`), [
+    `cutover.yml: apps.a.environments: environment name "." must start with a letter or digit, not "." ${rule}`,
   ]);
 });
 
 test('YAML syntax errors carry line:col; empty and missing files', () => {
   assert.deepEqual(errorsOf('apps:\n  a: [1, 2\n'), [
-    'cutover.yml:3:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    'cutover.yml:3:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ] (the "[" opened at cutover.yml:2:6 is not closed)',
   ]);
   assert.deepEqual(errorsOf('apps: 1\napps: 2\n'), ['cutover.yml:2:1: YAML syntax error: Map keys must be unique']);
   assert.deepEqual(errorsOf('# nothing here\n'), [
@@ -173,6 +199,34 @@ test('YAML syntax errors carry line:col; empty and missing files', () => {
   );
   writeFileSync(join(dir, 'empty.yml'), '');
   assert.throws(() => loadConfig(join(dir, 'empty.yml')), /the file is empty/);
+});
+
+test('an unclosed bracket or quote is reported where the parser noticed it and where it opened', () => {
+  const text = [
+    'apps:',
+    '  shop:',
+    '    environments:',
+    '      prod:',
+    '        hosts: [{ name: web1, address: 10.0.0.5, user: deploy,',
+    '                  privateKeyPath: /k, hostKey: "SHA256:abc" }',
+    '        slots: { blue: { port: 1 }, green: { port: 2 } }',
+    '',
+  ].join('\n');
+  const [issue, ...rest] = issuesOf(text);
+  assert.equal(rest.length, 0, JSON.stringify(rest));
+  assert.deepEqual(issue!.opened, { char: '[', line: 5, col: 16 });
+  assert.ok(issue!.line! > 5, `noticed after the opening line: ${issue!.line}`);
+  assert.match(errorsOf(text)[0]!, /^cutover\.yml:\d+:\d+: YAML syntax error: .* \(the "\[" opened at cutover\.yml:5:16 is not closed\)$/);
+
+  assert.deepEqual(errorsOf('apps:\n  shop: { environments: {}\n\nother: 1\n'), [
+    'cutover.yml:4:1: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a } (the "{" opened at cutover.yml:2:9 is not closed)',
+  ]);
+  assert.deepEqual(errorsOf('apps:\n  a: "abc\n  b: 1\n'), [
+    'cutover.yml:4:1: YAML syntax error: Missing closing "quote (the "\\"" opened at cutover.yml:2:6 is not closed)',
+  ]);
+  // Closed brackets and escaped quotes are not blamed.
+  assert.deepEqual(unclosedOpenings('a: [1, [2, 3]]\nb: { c: "x\\"y", d: \'it\'\'s\' }\n'), []);
+  assert.deepEqual(errorsOf('a: [1, 2]\na: 3\n'), ['cutover.yml:2:1: YAML syntax error: Map keys must be unique']);
 });
 
 test('unknown app or environment lists the configured ones', () => {

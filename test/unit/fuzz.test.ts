@@ -12,7 +12,9 @@ import { assertSafeName, quote, UnsafeInputError } from '../../activities/shell'
 import { readUpstreamCommand, renderUpstream, switchUpstreamCommand, verifyThroughRouterCommand } from '../../activities/nginx/commands';
 import { healthProbeCommand, installedCheckCommand, startSlotCommand, stopSlotCommand } from '../../activities/slots/commands';
 import { ConfigError, formatPath, parseConfig } from '../../config/load';
-import { SAFE_NAME, type HealthSpec, type HostSpec, type NginxRouter, type SlotsSpec } from '../../contract';
+import { checkNames } from '../../starters/config-file';
+import { CliError } from '../../starters/output';
+import { deployRequestSchema, SAFE_NAME, SAFE_NAME_RULE, safeName as safeNameSchema, type HealthSpec, type HostSpec, type NginxRouter, type SlotsSpec } from '../../contract';
 
 const SEED = 20240607;
 const runs = (numRuns: number) => ({ numRuns, seed: SEED });
@@ -26,15 +28,30 @@ const sh = (script: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = 
   spawnSync('sh', ['-c', script], { encoding: 'utf8', input: opts.input, env: opts.env ?? process.env });
 
 const SAFE_CHARS = 'abcxyzABCXYZ0189._-'.split('');
+const LEAD_CHARS = 'abzABZ019'.split('');
 const META = `'"$\`\\;|&<>(){}[]*?~!# \n\t=%/.-_`.split('').concat(['a', 'Z', '0', 'ü', '日', '🚀', '$(touch pwned)', '`touch pwned`']);
-const safeName = fc.string({ unit: fc.constantFrom(...SAFE_CHARS), minLength: 1, maxLength: 128 });
+/** Names the rule allows: a letter or digit first, then letters, digits, ".", "_", "-", never "..". */
+const safeName = fc
+  .tuple(fc.constantFrom(...LEAD_CHARS), fc.string({ unit: fc.constantFrom(...SAFE_CHARS), maxLength: 127 }))
+  .map(([first, rest]) => `${first}${rest}`.replace(/\.{2,}/g, '.'));
+/** Made of allowed characters, but shaped like a path or an option: `.`, `..`, `-rf`, `_x`, `v1/../x`'s `..`. */
+const trickyName = fc.oneof(
+  fc.constantFrom('.', '..', '...', '-', '--', '-rf', '--version', '_', '_x', '.hidden', '..v1', 'v1..', 'v1..2', 'a.-..b'),
+  fc.tuple(fc.constantFrom('.', '..', '-', '--', '_', '-.', '._'), safeName).map(([lead, rest]) => `${lead}${rest}`.slice(0, 128)),
+  fc.tuple(safeName, safeName).map(([a, b]) => `${a}..${b}`.slice(0, 128)),
+  fc.string({ unit: fc.constantFrom('.', '-', '_', 'a', '1'), minLength: 1, maxLength: 6 }),
+);
 /** Anything a CI variable or a typo could hold, biased towards what a shell finds interesting. */
 const anyName = fc.oneof(
   safeName,
+  trickyName,
   fc.string({ unit: fc.constantFrom(...META), maxLength: 30 }),
   fc.string({ unit: 'binary', maxLength: 30 }),
   fc.constantFrom('', 'a'.repeat(129), '../x', 'v2;touch /tmp/pwned', '-rf', 'v1\n', ' v1'),
 );
+/** The rule, written out independently of SAFE_NAME: the oracle the checks are held to. */
+const isSafe = (v: string): boolean =>
+  v.length >= 1 && v.length <= 128 && [...v].every((c) => 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-'.includes(c)) && /^[A-Za-z0-9]/.test(v) && !v.includes('..');
 const noNul = (s: string) => !s.includes('\0');
 
 test('a name is either refused or a plain name, and a refused version never yields a command', () => {
@@ -48,8 +65,21 @@ test('a name is either refused or a plain name, and a refused version never yiel
         assert.ok(err instanceof UnsafeInputError);
         refused = true;
       }
-      assert.equal(refused, !/^[A-Za-z0-9._-]{1,128}$/.test(v));
+      assert.equal(refused, !isSafe(v), JSON.stringify(v));
       assert.equal(SAFE_NAME.test(v), !refused);
+      // The same rule at the edges: the request schema the workflows parse, and the CLI's check.
+      assert.equal(safeNameSchema.safeParse(v).success, !refused);
+      assert.equal(deployRequestSchema.shape.version.safeParse(v).success, !refused);
+      let cliRefused = false;
+      try {
+        checkNames({ version: v });
+      } catch (err) {
+        assert.ok(err instanceof CliError && err.exitCode === 2);
+        assert.ok(err.message.startsWith(`version: ${JSON.stringify(v)} is not allowed: it must `), err.message);
+        assert.ok(err.message.includes(SAFE_NAME_RULE), err.message);
+        cliRefused = true;
+      }
+      assert.equal(cliRefused, refused);
       if (!refused) return;
       // Every builder that takes a version throws before building anything.
       assert.throws(() => startSlotCommand(host, slots, 'blue', v), UnsafeInputError);
@@ -81,7 +111,7 @@ test('a safe version reaches the start and installed commands as exactly one wor
   );
 });
 
-test('a hostile host name only ever reaches read/stop/switch/verify commands quoted', () => {
+test('a host name is refused by every host command builder unless it is a plain name, which reaches them as one word', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-fuzz-'));
   const files = join(dir, 'files');
   const bin = join(dir, 'bin');
@@ -91,11 +121,19 @@ test('a hostile host name only ever reaches read/stop/switch/verify commands quo
   writeFileSync(join(bin, 'curl'), '#!/bin/sh\nfor a; do last=$a; done\nprintf "%s|" "$last"\n');
   chmodSync(join(bin, 'curl'), 0o755);
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
-  const hostName = anyName.filter((s) => noNul(s) && !s.includes('/') && s !== '.' && s !== '..' && s !== '');
-
   fc.assert(
-    fc.property(hostName, (name) => {
+    fc.property(anyName, (name) => {
       const h = { ...host, name };
+      const sw = { ...router, upstreamFile: join(dir, 'up.conf'), test: 'printf %s {{host}} >/dev/null', reload: "printf '%s\\n' {{host}}" };
+      const verifyOpts = { versionHeader: 'X-App-Version', version: 'v1', requests: 1, timeoutMs: 500, settleMs: 0 };
+      if (!isSafe(name)) {
+        const refused = (e: unknown) => e instanceof UnsafeInputError && e.message.startsWith(`host name: ${JSON.stringify(name)} is not allowed`);
+        assert.throws(() => stopSlotCommand(h, slots, 'blue'), refused);
+        assert.throws(() => readUpstreamCommand({ ...router, upstreamFile: join(files, '{{host}}') }, h), refused);
+        assert.throws(() => switchUpstreamCommand(sw, h), refused);
+        assert.throws(() => verifyThroughRouterCommand(router, h, verifyOpts), refused);
+        return;
+      }
       const stop = sh(stopSlotCommand(h, { ...slots, stop: "printf '%s\\n' {{host}} {{color}}" }, 'blue'));
       assert.equal(stop.stdout, `${name}\nblue\n`);
 
@@ -105,16 +143,15 @@ test('a hostile host name only ever reaches read/stop/switch/verify commands quo
       rmSync(file);
       assert.equal(read.stdout, 'upstream x {}\n');
 
-      const sw = { ...router, upstreamFile: join(dir, 'up.conf'), test: 'printf %s {{host}} >/dev/null', reload: "printf '%s\\n' {{host}}" };
       const switched = sh(switchUpstreamCommand(sw, h), { input: 'upstream y {}\n' });
       assert.equal(switched.status, 0, switched.stderr);
       assert.equal(switched.stdout, `${name}\n`);
 
-      const verify = sh(verifyThroughRouterCommand({ ...router, url: 'http://x/{{host}}' }, h, { versionHeader: 'X-App-Version', version: 'v1', requests: 1, timeoutMs: 500, settleMs: 0 }), { env });
+      const verify = sh(verifyThroughRouterCommand({ ...router, url: 'http://x/{{host}}' }, h, verifyOpts), { env });
       assert.equal(verify.stdout, `http://x/${name}|\n`);
       assert.deepEqual(readdirSync(files), [], 'nothing was created by the name');
     }),
-    runs(100),
+    runs(200),
   );
   assert.equal(readFileSync(join(dir, 'up.conf'), 'utf8'), 'upstream y {}\n');
   assert.deepEqual(readdirSync(dir).sort(), ['bin', 'files', 'up.conf'], 'no stray files (pwned, temp, backup)');
@@ -167,6 +204,28 @@ test('any JSON value written as YAML gives a config or a ConfigError', () => {
   fc.assert(fc.property(json, (v) => void issuesOf(stringify(v))), runs(300));
   fc.assert(fc.property(json, (v) => void issuesOf(stringify({ apps: v }))), runs(300));
   fc.assert(fc.property(json, (v) => void issuesOf(stringify({ apps: { a: { environments: { p: v } } } }))), runs(300));
+});
+
+test('a name in the config file (app, environment, host, user) is refused exactly when the rule refuses it, at its path', () => {
+  const example = parse(readFileSync(join(__dirname, '..', '..', 'cutover.example.yml'), 'utf8')) as {
+    apps: Record<string, { environments: Record<string, { hosts: { name: string; user: string }[] }> }>;
+  };
+  const { prod } = example.apps.shop!.environments;
+  const places: { path: string; set: (v: string) => unknown }[] = [
+    { path: 'apps', set: (v) => ({ ...example, apps: { [v]: example.apps.shop } }) },
+    { path: 'apps.shop.environments', set: (v) => ({ ...example, apps: { shop: { environments: { [v]: prod } } } }) },
+    { path: 'apps.shop.environments.prod.hosts[0].name', set: (v) => setAt(example, ['apps', 'shop', 'environments', 'prod', 'hosts', 0, 'name'], v) },
+    { path: 'apps.shop.environments.prod.hosts[0].user', set: (v) => setAt(example, ['apps', 'shop', 'environments', 'prod', 'hosts', 0, 'user'], v) },
+  ];
+  fc.assert(
+    fc.property(fc.nat(places.length - 1), anyName.filter((v) => v !== 'web2' && !['__proto__', 'constructor'].includes(v)), (i, v) => {
+      const place = places[i]!;
+      const err = issuesOf(stringify(place.set(v)));
+      const named = err?.issues.filter((x) => x.path === place.path && x.message.includes(SAFE_NAME_RULE)) ?? [];
+      assert.equal(named.length > 0, !isSafe(v), `${place.path} = ${JSON.stringify(v)}: ${err?.format() ?? 'accepted'}`);
+    }),
+    runs(300),
+  );
 });
 
 type Path = (string | number)[];

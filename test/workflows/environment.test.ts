@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { DeployResult, EnvState, RollbackResult } from '../../contract';
 import { childResult, envState, sendDeploy, sendRollback, waitForState } from '../support/envs';
@@ -26,7 +27,7 @@ before(async () => {
  * Run `fn` with a worker whose activities act on `world`. Each test gets its own time-skipping
  * server: timers a finished test leaves behind must not hold time still for the next one.
  */
-async function withWorker<T>(world: FakeWorld, fn: (taskQueue: string, env: string) => Promise<T>): Promise<T> {
+async function withWorker<T>(world: FakeWorld, fn: (taskQueue: string, env: string) => Promise<T>, activities = world.activities()): Promise<T> {
   const taskQueue = `test-${++queueNo}`;
   testEnv = await startTimeSkipping();
   try {
@@ -34,7 +35,7 @@ async function withWorker<T>(world: FakeWorld, fn: (taskQueue: string, env: stri
       connection: testEnv.nativeConnection,
       taskQueue,
       workflowBundle: bundle,
-      activities: world.activities(),
+      activities,
     });
     return await worker.runUntil(fn(taskQueue, `env${queueNo}`));
   } finally {
@@ -305,5 +306,81 @@ describe('blue-green deploy through the environment workflow', () => {
       assert.match(state.rejected[0]?.reason ?? '', /version/);
       assert.equal(world.events.length, 0);
     });
+  });
+});
+
+describe('refused before anything changed: the failure type tells the CLI (exit 4)', () => {
+  /** The deploy's failure: its type, the first ApplicationFailure type in its chain, and its message. */
+  async function failureOf(tq: string, env: string, world: FakeWorld): Promise<{ type?: string; chain: string[]; message: string }> {
+    const plan = fakePlan(hosts, { env, slackChannel: '#deploys' });
+    const req = deployRequest(plan, 'v2');
+    await sendDeploy(testEnv.client, req, tq);
+    let failure: { type?: string; chain: string[]; message: string } | undefined;
+    await assert.rejects(childResult(testEnv.client, req.deployId), (err: Error) => {
+      const chain: string[] = [];
+      const top = (err.cause as { cause?: { type?: string; message?: string } }).cause;
+      for (let e: unknown = top; e instanceof Error; e = e.cause) chain.push((e as { type?: string }).type ?? e.constructor.name);
+      failure = { ...(top?.type !== undefined ? { type: top.type } : {}), chain, message: top?.message ?? '' };
+      return true;
+    });
+    assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1'], 'no router changed');
+    assert.ok(!world.events.some((e) => e.op !== 'check'), `nothing but reads happened: ${JSON.stringify(world.events)}`);
+    assert.match(world.slack.at(-1)?.text ?? '', /^:no_entry: .* refused: .*; nothing was changed/);
+    return failure!;
+  }
+
+  test('hosts that disagree on the live colour: HostsDisagree', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    world.host('web2').router = { color: 'green', version: 'v0', canary: null };
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env, slackChannel: '#deploys' });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await assert.rejects(childResult(testEnv.client, req.deployId), (err: Error) => {
+        const top = (err.cause as { cause?: { type?: string; message?: string } }).cause;
+        assert.equal(top?.type, 'HostsDisagree');
+        assert.match(top?.message ?? '', /hosts disagree on the live colour: web1 serves blue \(v1\), web2 serves green \(v0\)/);
+        return true;
+      });
+      assert.deepEqual(world.serving(), ['blue:v1', 'green:v0'], 'no router changed');
+      assert.deepEqual(world.events, []);
+      // The environment remembers the type, for a retried CI job whose run is gone.
+      const state = await waitForState(testEnv.client, plan.app, env, (st) => st.recent.some((op) => op.id === req.deployId));
+      assert.equal(state.recent.find((op) => op.id === req.deployId)?.failureType, 'HostsDisagree');
+    });
+  });
+
+  test('a changed host key: the activity\'s HostKeyRejected comes through as it is', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    const activities = world.activities();
+    const readRouter: typeof activities.readRouter = async (input) => {
+      if (input.host.name === 'web2') throw ApplicationFailure.nonRetryable('web2 (127.0.0.12:22): host key mismatch', 'HostKeyRejected');
+      return world.activities().readRouter(input);
+    };
+    await withWorker(world, async (tq, env) => {
+      const f = await failureOf(tq, env, world);
+      assert.equal(f.type, undefined, 'an ActivityFailure on top');
+      assert.deepEqual(f.chain, ['ActivityFailure', 'HostKeyRejected']);
+    }, { ...activities, readRouter });
+  });
+
+  test('a host that cannot be reached: EnvironmentNotDeployable, after the read is retried', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    const activities = world.activities();
+    let tries = 0;
+    const readRouter: typeof activities.readRouter = async (input) => {
+      if (input.host.name === 'web2') {
+        tries++;
+        throw new Error('web2 (127.0.0.12:22): connect ECONNREFUSED');
+      }
+      return world.activities().readRouter(input);
+    };
+    await withWorker(world, async (tq, env) => {
+      const f = await failureOf(tq, env, world);
+      assert.equal(f.type, 'EnvironmentNotDeployable');
+      assert.equal(f.message, 'could not read every host before deploying; nothing was changed');
+      assert.deepEqual(f.chain, ['EnvironmentNotDeployable', 'ActivityFailure', 'Error']);
+      assert.equal(tries, 5, 'the read was retried first');
+    }, { ...activities, readRouter });
   });
 });

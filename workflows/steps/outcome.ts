@@ -1,7 +1,7 @@
 // How a deploy ends when it does not succeed: refused before anything changed, or failed (or
 // cancelled) and rolled back by its saga. Shared by every strategy.
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
-import { FAILURE } from '../../contract/failures';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { FAILURE, failureCategory } from '../../contract/failures';
 import type { DeployRequest } from '../../contract/requests';
 import type { Color } from '../../contract/spec';
 import { reasonOf, type Journal } from './journal';
@@ -31,9 +31,27 @@ export async function preflight(
     if (checks.installed() && plan.platform.slots.installed) await checkVersionInstalled(plan, version, journal);
     return live;
   } catch (err) {
-    if (!isCancellation(err) && checks.announce()) await refuse(request, journal, err);
-    throw err;
+    if (isCancellation(err)) throw err;
+    if (checks.announce()) await refuse(request, journal, err);
+    throw asRefusal(err);
   }
+}
+
+/**
+ * A failure before anything changed, typed so the CLI can tell it from a rollback: our own
+ * refusals (HostsDisagree, VersionNotInstalled) and activity failures of a known kind (a changed
+ * host key, unsafe input) as they are; anything else (a host unreachable, its router unreadable)
+ * as EnvironmentNotDeployable.
+ */
+function asRefusal(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && failureCategory(err.cause.type ?? undefined) !== 'failed') return err;
+  return ApplicationFailure.create({
+    type: FAILURE.notDeployable,
+    nonRetryable: true,
+    message: 'could not read every host before deploying; nothing was changed',
+    cause: err instanceof Error ? err : undefined,
+  });
 }
 
 /** Say in the journal and in Slack that the deploy was refused and nothing was changed. */
