@@ -40,7 +40,7 @@ function frozenConfig(name: string, extra: Record<string, unknown> = {}): string
 const routedBefore = (): (string | undefined)[] => w.routed();
 
 describe('freeze windows from the CLI', () => {
-  test('freeze list shows the window in force; a deploy in it is refused with exit 2 and nothing changes', async () => {
+  test('freeze list shows the window in force; a deploy in it is refused with exit 4 and nothing changes', async () => {
     const file = frozenConfig('frozen');
     const list = await w.cutover(['-c', file, 'freeze', 'list', '--app', 'shop'], 'f1', 30_000, { TZ: 'America/New_York' });
     assert.equal(list.code, 0, list.stderr);
