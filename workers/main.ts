@@ -1,16 +1,40 @@
-// Worker entry point: `npm run worker`. Connects to TEMPORAL_ADDRESS (default 127.0.0.1:7233),
-// polls task queue `cutover`, and shuts down gracefully on SIGINT/SIGTERM (the SDK's runtime
-// installs those handlers: running activities are given time to finish).
+// Worker entry point: `npm run worker`. Finds Temporal as the CLI does (TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, a TEMPORAL_PROFILE of the Temporal config
+// file; see config/temporal.ts), polls task queue `cutover`, and shuts down gracefully on
+// SIGINT/SIGTERM (the SDK's runtime installs those handlers: running activities are given time
+// to finish). Exit 2: bad connection settings; 3: Temporal cannot be reached or refused us.
 import { NativeConnection } from '@temporalio/worker';
+import { ConfigError } from '../config/load';
+import { connectOptions, describeConnection, resolveTemporal, type TemporalSettings } from '../config/temporal';
+import { explainConnectError } from '../config/temporal-errors';
 import { createCutoverWorker } from './worker';
 
-async function main(): Promise<void> {
-  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
-  const connection = await NativeConnection.connect({ address });
+class ExitError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+async function connect(settings: TemporalSettings): Promise<NativeConnection> {
   try {
-    const worker = await createCutoverWorker({ connection, namespace });
-    console.log(`cutover worker polling task queue ${worker.worker.options.taskQueue} on ${address} (${namespace})`);
+    return await NativeConnection.connect(connectOptions(settings));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const raw = err instanceof Error ? err.message : String(err);
+    const why = explainConnectError(raw, settings);
+    throw new ExitError(`cannot connect to Temporal at ${describeConnection(settings)}: ${why ? `${why} (${raw})` : raw}`, 3);
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = await resolveTemporal({ env: process.env });
+  const connection = await connect(settings);
+  try {
+    const worker = await createCutoverWorker({ connection, namespace: settings.namespace });
+    console.log(`cutover worker polling task queue ${worker.worker.options.taskQueue} on ${describeConnection(settings)}`);
     await worker.run();
   } finally {
     await connection.close();
@@ -18,6 +42,14 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.format());
+    process.exit(2);
+  }
+  if (err instanceof ExitError) {
+    console.error(err.message);
+    process.exit(err.code);
+  }
   console.error(err);
   process.exit(1);
 });
