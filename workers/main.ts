@@ -2,11 +2,13 @@
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, a TEMPORAL_PROFILE of the Temporal config
 // file; see config/temporal.ts), polls task queue `cutover`, and shuts down gracefully on
 // SIGINT/SIGTERM (the SDK's runtime installs those handlers: running activities are given time
-// to finish). Exit 2: bad connection settings; 3: Temporal cannot be reached or refused us.
+// to finish). With CUTOVER_METRICS_ADDRESS (e.g. 127.0.0.1:9464) it serves Prometheus metrics
+// there (workers/metrics.ts). Exit 2: bad settings; 3: Temporal cannot be reached or refused us.
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError } from '../config/load';
 import { connectOptions, describeConnection, resolveTemporal, type TemporalSettings } from '../config/temporal';
 import { explainConnectError } from '../config/temporal-errors';
+import { installMetrics, metricsAddress } from './metrics';
 import { createCutoverWorker } from './worker';
 
 class ExitError extends Error {
@@ -30,11 +32,14 @@ async function connect(settings: TemporalSettings): Promise<NativeConnection> {
 }
 
 async function main(): Promise<void> {
+  const metrics = metricsAddress(process.env);
   const settings = await resolveTemporal({ env: process.env });
+  if (metrics) installMetrics(metrics);
   const connection = await connect(settings);
   try {
     const worker = await createCutoverWorker({ connection, namespace: settings.namespace });
     console.log(`cutover worker polling task queue ${worker.worker.options.taskQueue} on ${describeConnection(settings)}`);
+    if (metrics) console.log(`metrics: http://${metrics}/metrics`);
     await worker.run();
   } finally {
     await connection.close();

@@ -33,6 +33,7 @@ import { SA } from '../contract/search-attributes';
 import { upgradeLegacyPlan, type Plan } from '../contract/spec';
 import { rollbackWorkflow } from './rollback';
 import { reasonOf } from './steps/journal';
+import { OperationMetrics } from './steps/metrics';
 import { teardownOps } from './steps/teardown';
 import { strategies } from './strategies';
 import { teardownWorkflow } from './teardown';
@@ -64,6 +65,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     Object.entries(input.carried?.requests ?? {}).map(([id, r]) => [id, { ...r, plan: upgradeLegacyPlan(r.plan) as Plan }]),
   );
   let deployScope: CancellationScope | null = null;
+  const metrics = new OperationMetrics(input.app, input.env);
   let cancelledDeploy: string | undefined;
 
   const known = (id: string): boolean =>
@@ -72,6 +74,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     state.rejected.unshift({ id: typeof id === 'string' ? id : '(no id)', reason, at: Date.now() });
     state.rejected.length = Math.min(state.rejected.length, KEEP_REJECTED);
     log.warn('request rejected', { id, reason });
+    metrics.rejected();
   };
   /**
    * Validate a request again (the CLI did once) and make sure it is for this environment.
@@ -118,6 +121,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
 
   const finish = (op: QueuedOperation, outcome: Outcome, reason?: string): void => {
     const done: FinishedOperation = { ...op, outcome, at: Date.now(), ...(reason ? { reason } : {}) };
+    metrics.finished(done, state.plan);
     state.recent.unshift(done);
     state.recent.length = Math.min(state.recent.length, KEEP_RECENT);
     requests.delete(op.id);
@@ -160,6 +164,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
       }
       finish(op, 'succeeded');
     } catch (err) {
+      metrics.failed(op.id, err);
       finish(op, isCancellation(err) ? 'cancelled' : 'failed', reasonOf(err));
     } finally {
       deployScope = null;
@@ -251,6 +256,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
       continue;
     }
     state.running = op;
+    metrics.started(op);
     if (op.kind === 'deploy' && 'deployId' in request) await deploy(op, request);
     else if (op.kind === 'rollback' && 'rollbackId' in request) await rollback(op, request);
     state.running = null;
