@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { ConfigError } from '../config/load';
 import { connectOptions, describeConnection, resolveTemporal, type TemporalSettings } from '../config/temporal';
 import { explainConnectError } from '../config/temporal-errors';
+import { probe, ProbeFailure, splitAddress } from '../config/temporal-probe';
 import { installMetrics, metricsAddress } from './metrics';
 import { createCutoverWorker } from './worker';
 
@@ -21,13 +22,22 @@ class ExitError extends Error {
 }
 
 async function connect(settings: TemporalSettings): Promise<NativeConnection> {
-  try {
-    return await NativeConnection.connect(connectOptions(settings));
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const raw = err instanceof Error ? err.message : String(err);
+  const opts = connectOptions(settings);
+  const target = splitAddress(settings.address);
+  const fail = (raw: string): ExitError => {
     const why = explainConnectError(raw, settings);
-    throw new ExitError(`cannot connect to Temporal at ${describeConnection(settings)}: ${why ? `${why} (${raw})` : raw}`, 3);
+    return new ExitError(`cannot connect to Temporal at ${describeConnection(settings)}: ${why ? `${why} (${raw})` : raw}`, 3);
+  };
+  if (!target) throw new ExitError(`TEMPORAL_ADDRESS: ${JSON.stringify(settings.address)} must look like host:port`, 2);
+  try {
+    await probe(target.host, target.port, opts, 5000);
+  } catch (err) {
+    throw fail(err instanceof ProbeFailure ? err.message : String(err));
+  }
+  try {
+    return await NativeConnection.connect(opts);
+  } catch (err) {
+    throw fail(err instanceof Error ? err.message : String(err));
   }
 }
 

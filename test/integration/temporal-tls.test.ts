@@ -12,6 +12,7 @@ import { startDevServer, type DevServer } from '../../sandbox/devserver';
 import { makeTestPki, startTlsProxy, type TestPki, type TlsProxy } from '../support/tls-proxy';
 
 const ROOT = join(__dirname, '..', '..');
+const WORKER_MAIN = join(ROOT, 'workers', 'main.ts');
 const BIN = join(ROOT, 'bin', 'cutover');
 const EXAMPLE = readFileSync(join(ROOT, 'cutover.example.yml'), 'utf8');
 
@@ -40,6 +41,24 @@ function cutover(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Prom
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+/** Start the worker (workers/main.ts, as `npm run worker` does) and wait for it to exit, up to 60 s. */
+function workerExit(env: NodeJS.ProcessEnv): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: join(dir, 'home'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -223,5 +242,28 @@ describe('bad settings are refused before connecting, naming the field (exit 2)'
     });
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim(), `environment: TEMPORAL_TLS_CLIENT_CERT_PATH: file not found: ${join(dir, 'nope.pem')}`);
+  });
+});
+
+describe('the worker refuses bad TLS settings and says why', () => {
+  test('a server certificate from another CA → exit 3 naming the problem and the variable', async () => {
+    const r = await workerExit({ TEMPORAL_ADDRESS: tls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.otherCa });
+    assert.equal(r.code, 3, r.stderr + r.stdout);
+    assert.match(r.stderr, /cannot connect to Temporal at 127\.0\.0\.1:\d+ \(namespace default, TLS\): the server's certificate is not signed by a CA this client trusts: the CA in TEMPORAL_TLS_SERVER_CA_CERT_PATH did not sign it/);
+  });
+
+  test('no client certificate where the server requires one → exit 3', async () => {
+    const r = await workerExit({ TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.ca });
+    assert.equal(r.code, 3, r.stderr + r.stdout);
+    assert.match(r.stderr, /the server requires a client certificate \(mTLS\) and none was sent/);
+  });
+
+  test('a missing API key → exit 3; a CUTOVER_METRICS_ADDRESS that is not host:port → exit 2', async () => {
+    const key = await workerExit({ TEMPORAL_ADDRESS: keyed.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.ca });
+    assert.equal(key.code, 3, key.stderr + key.stdout);
+    assert.match(key.stderr, /the server refused the credentials \(API key missing or wrong\): set TEMPORAL_API_KEY/);
+    const metrics = await workerExit({ TEMPORAL_ADDRESS: tls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.ca, CUTOVER_METRICS_ADDRESS: 'localhost' });
+    assert.equal(metrics.code, 2, metrics.stderr + metrics.stdout);
+    assert.equal(metrics.stderr.trim(), 'environment: CUTOVER_METRICS_ADDRESS: expected host:port to listen on, like 127.0.0.1:9464, got "localhost"');
   });
 });
