@@ -4,6 +4,9 @@
 //   TEMPORAL_API_KEY, TEMPORAL_TLS*, read by @temporalio/envconfig) > cutover.yml `temporal:` >
 //   a profile of the Temporal config file (TEMPORAL_PROFILE or `temporal.profile`, in
 //   TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml) > defaults (127.0.0.1:7233, plaintext).
+// The file's `default` profile applies only when no profile is named and cutover.yml has no
+// `temporal:` section: a section says where Temporal is, and a personal default profile (say,
+// Temporal Cloud's TLS and key) must not leak into it field by field.
 // TLS is on when any of them has a TLS setting or an API key is given, unless one turns it off.
 // @temporalio/envconfig is loaded only here, when something connects, so `cutover --help` stays fast.
 import { existsSync, readFileSync } from 'node:fs';
@@ -133,7 +136,7 @@ export async function resolveTemporal(sources: TemporalSources): Promise<Tempora
     ]);
   }
 
-  const profile = loadProfile(envconfig, env, section?.profile);
+  const profile = loadProfile(envconfig, env, section?.profile, section !== undefined);
   const fromEnv = envconfig.loadClientConfigProfile({ disableFile: true, overrideEnvVars: env });
   const fileTls = section?.tls && section.tls.enabled !== false ? fileTlsLayer(section.tls, sources.file!.path) : undefined;
 
@@ -172,10 +175,12 @@ interface LoadedProfile {
 
 /**
  * The profile of the Temporal config file: the one named by TEMPORAL_PROFILE or `temporal.profile`
- * (an error if it or its file is missing), else `default` if the file has one.
+ * (an error if it or its file is missing), else `default` if the file has one and cutover.yml has
+ * no `temporal:` section.
  */
-function loadProfile(envconfig: EnvconfigModule, env: Record<string, string>, fromFile: string | undefined): LoadedProfile | undefined {
+function loadProfile(envconfig: EnvconfigModule, env: Record<string, string>, fromFile: string | undefined, hasSection: boolean): LoadedProfile | undefined {
   const named = env.TEMPORAL_PROFILE ?? fromFile;
+  if (named === undefined && hasSection) return undefined;
   const namedBy = env.TEMPORAL_PROFILE !== undefined ? 'TEMPORAL_PROFILE' : 'temporal.profile in cutover.yml';
   const file = temporalConfigFile(env);
   if (!existsSync(file)) {

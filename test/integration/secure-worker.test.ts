@@ -3,6 +3,7 @@
 // CUTOVER_METRICS_ADDRESS. The CLI deploys over mTLS too; the metrics endpoint is scraped
 // after each operation: cutover's own counters and histogram next to the SDK's runtime metrics.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../sandbox/procs';
@@ -54,8 +55,10 @@ const cutover = (args: string[], pipeline: string): Promise<CliRun> => w.cutover
 async function scrape(): Promise<Map<string, number>> {
   const res = await fetch(metricsUrl);
   assert.equal(res.status, 200);
+  const text = await res.text();
+  writeFileSync(join(w.dir, 'metrics.txt'), text); // the last scrape, to read when a test fails
   const out = new Map<string, number>();
-  for (const line of (await res.text()).split('\n')) {
+  for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) continue;
     const labels = [...(m[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((l) => `${l[1]}="${l[2]}"`).sort();

@@ -58,6 +58,14 @@ test('the default profile of the Temporal config file applies when nothing else 
   assert.deepEqual(s.profile, { name: 'default', file: toml });
 });
 
+test("cutover.yml's temporal: section replaces the default profile (a named one still applies)", async () => {
+  const s = await resolveWith({ TEMPORAL_CONFIG_FILE: toml }, { uiUrl: 'http://ui:8233' });
+  assert.equal(s.address, '127.0.0.1:7233');
+  assert.equal(s.profile, undefined);
+  const named = await resolveWith({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'default' }, { uiUrl: 'http://ui:8233' });
+  assert.equal(named.address, 'profile-default:7233');
+});
+
 test('a named profile: address, namespace, API key (which turns TLS on), its TLS settings', async () => {
   const s = await resolveWith({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'cloud' });
   assert.equal(s.address, 'cloud.example:7233');
