@@ -228,61 +228,46 @@ function apiKeyOf(
 
 type TlsLayer = TlsSettings;
 
-const envVar = (source: ConfigDataSource | undefined, base: string): Origin => ({
-  file: ENV,
-  path: `${base}_${source && 'path' in source ? 'PATH' : 'DATA'}`,
-});
-
 function fromSource(source: ConfigDataSource | undefined, origin: Origin): PemSource | undefined {
   if (source === undefined) return undefined;
   if ('path' in source) return { path: source.path, origin };
   return { data: typeof source.data === 'string' ? new TextEncoder().encode(source.data) : source.data, origin };
 }
 
-function envTlsLayer(p: ClientConfigProfile): TlsLayer | undefined {
-  const t = p.tls;
-  if (!t) return undefined;
-  const layer: TlsLayer = {};
-  const ca = fromSource(t.serverCACert, envVar(t.serverCACert, 'TEMPORAL_TLS_SERVER_CA_CERT'));
-  const cert = fromSource(t.clientCert, envVar(t.clientCert, 'TEMPORAL_TLS_CLIENT_CERT'));
-  const key = fromSource(t.clientKey, envVar(t.clientKey, 'TEMPORAL_TLS_CLIENT_KEY'));
-  if (ca) layer.ca = ca;
-  if (cert) layer.cert = cert;
-  if (key) layer.key = key;
-  if (t.serverName !== undefined) layer.serverName = t.serverName;
-  return layer;
+/** A layer with only the settings it has. */
+function layer(l: { ca: PemSource | undefined; cert: PemSource | undefined; key: PemSource | undefined; serverName: string | undefined }): TlsLayer {
+  const out: TlsLayer = {};
+  if (l.ca) out.ca = l.ca;
+  if (l.cert) out.cert = l.cert;
+  if (l.key) out.key = l.key;
+  if (l.serverName !== undefined) out.serverName = l.serverName;
+  return out;
 }
 
-function profileTlsLayer(p: ClientConfigProfile, name: string, file: string): TlsLayer | undefined {
+/** envconfig's TLS settings (from TEMPORAL_TLS_* or a profile), each labelled with where it came from. */
+function envconfigTlsLayer(p: ClientConfigProfile, origin: (source: ConfigDataSource | undefined, field: 'server_ca_cert' | 'client_cert' | 'client_key') => Origin): TlsLayer | undefined {
   const t = p.tls;
   if (!t) return undefined;
-  const at = (source: ConfigDataSource | undefined, field: string): Origin => ({
-    file,
-    path: `profile.${name}.tls.${field}_${source && 'path' in source ? 'path' : 'data'}`,
+  return layer({
+    ca: fromSource(t.serverCACert, origin(t.serverCACert, 'server_ca_cert')),
+    cert: fromSource(t.clientCert, origin(t.clientCert, 'client_cert')),
+    key: fromSource(t.clientKey, origin(t.clientKey, 'client_key')),
+    serverName: t.serverName,
   });
-  const layer: TlsLayer = {};
-  const ca = fromSource(t.serverCACert, at(t.serverCACert, 'server_ca_cert'));
-  const cert = fromSource(t.clientCert, at(t.clientCert, 'client_cert'));
-  const key = fromSource(t.clientKey, at(t.clientKey, 'client_key'));
-  if (ca) layer.ca = ca;
-  if (cert) layer.cert = cert;
-  if (key) layer.key = key;
-  if (t.serverName !== undefined) layer.serverName = t.serverName;
-  return layer;
 }
+
+const isPath = (source: ConfigDataSource | undefined): boolean => source !== undefined && 'path' in source;
+
+const envTlsLayer = (p: ClientConfigProfile): TlsLayer | undefined =>
+  envconfigTlsLayer(p, (source, field) => ({ file: ENV, path: `TEMPORAL_TLS_${field.toUpperCase()}_${isPath(source) ? 'PATH' : 'DATA'}` }));
+
+const profileTlsLayer = (p: ClientConfigProfile, name: string, file: string): TlsLayer | undefined =>
+  envconfigTlsLayer(p, (source, field) => ({ file, path: `profile.${name}.tls.${field}_${isPath(source) ? 'path' : 'data'}` }));
 
 function fileTlsLayer(t: NonNullable<TemporalConfig['tls']>, configPath: string): TlsLayer {
   const at = (field: string, p: string | undefined): PemSource | undefined =>
     p === undefined ? undefined : { path: resolve(dirname(configPath), p), origin: { file: configPath, path: `temporal.tls.${field}` } };
-  const layer: TlsLayer = {};
-  const ca = at('caFile', t.caFile);
-  const cert = at('certFile', t.certFile);
-  const key = at('keyFile', t.keyFile);
-  if (ca) layer.ca = ca;
-  if (cert) layer.cert = cert;
-  if (key) layer.key = key;
-  if (t.serverName !== undefined) layer.serverName = t.serverName;
-  return layer;
+  return layer({ ca: at('caFile', t.caFile), cert: at('certFile', t.certFile), key: at('keyFile', t.keyFile), serverName: t.serverName });
 }
 
 /** Field by field, the first layer that sets it; a client certificate and its key come as a pair. */

@@ -3,12 +3,12 @@
 // `cutover status` as a process, as CI would.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import YAML from 'yaml';
 import { startDevServer, type DevServer } from '../../sandbox/devserver';
+import { runProcess, type ProcessRun } from '../support/run';
 import { makeTestPki, startTlsProxy, type TestPki, type TlsProxy } from '../support/tls-proxy';
 
 const ROOT = join(__dirname, '..', '..');
@@ -16,12 +16,7 @@ const WORKER_MAIN = join(ROOT, 'workers', 'main.ts');
 const BIN = join(ROOT, 'bin', 'cutover');
 const EXAMPLE = readFileSync(join(ROOT, 'cutover.example.yml'), 'utf8');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Run = ProcessRun;
 
 let dir: string;
 let server: DevServer;
@@ -32,40 +27,12 @@ let keyed: TlsProxy;
 const API_KEY = 'test-api-key-1234';
 
 /** Run the CLI with only the environment given (plus PATH), and a HOME with no Temporal config file. */
-function cutover(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd, env: { PATH: process.env.PATH, HOME: join(dir, 'home'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const cutover = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> =>
+  runProcess(BIN, args, cwd, { PATH: process.env.PATH, HOME: join(dir, 'home'), ...env });
 
-/** Start the worker (workers/main.ts, as `npm run worker` does) and wait for it to exit, up to 60 s. */
-function workerExit(env: NodeJS.ProcessEnv): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: join(dir, 'home'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+/** Start the worker (workers/main.ts, as `npm run worker` does) and wait for it to exit. */
+const workerExit = (env: NodeJS.ProcessEnv): Promise<Run> =>
+  runProcess(process.execPath, ['--import', 'tsx', WORKER_MAIN], ROOT, { PATH: process.env.PATH, HOME: join(dir, 'home'), ...env }, 60_000);
 
 /** A directory with a cutover.yml: the example's apps, and this `temporal:` section. */
 function project(temporal: Record<string, unknown>): string {
