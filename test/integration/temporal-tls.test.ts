@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import YAML from 'yaml';
 import { startDevServer, type DevServer } from '../../sandbox/devserver';
 import { runProcess, type ProcessRun } from '../support/run';
+import { WorkerProcess } from '../support/world';
 import { makeTestPki, startTlsProxy, type TestPki, type TlsProxy } from '../support/tls-proxy';
 
 const ROOT = join(__dirname, '..', '..');
@@ -209,6 +210,28 @@ describe('bad settings are refused before connecting, naming the field (exit 2)'
     });
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim(), `environment: TEMPORAL_TLS_CLIENT_CERT_PATH: file not found: ${join(dir, 'nope.pem')}`);
+  });
+});
+
+describe('the worker', () => {
+  test('with TEMPORAL_API_KEY it polls through a proxy that requires the key, which sees it on every call', async () => {
+    const worker = new WorkerProcess(mkdtempSync(join(dir, 'worker-')), {
+      TEMPORAL_ADDRESS: keyed.address,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.ca,
+      TEMPORAL_API_KEY: API_KEY,
+      HOME: join(dir, 'home'),
+    });
+    const from = keyed.authorizations.length;
+    try {
+      await worker.start();
+    } finally {
+      await worker.stop();
+    }
+    assert.match(worker.tail(), /polling task queue cutover on 127\.0\.0\.1:\d+ \(namespace default, TLS, API key from TEMPORAL_API_KEY\)/);
+    assert.doesNotMatch(worker.tail(), new RegExp(API_KEY), 'the key itself is never logged');
+    const seen = keyed.authorizations.slice(from);
+    assert.ok(seen.length > 0);
+    assert.deepEqual([...new Set(seen)], [`Bearer ${API_KEY}`]);
   });
 });
 
