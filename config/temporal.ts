@@ -330,6 +330,14 @@ function readPem(source: PemSource, kind: 'CERTIFICATE' | 'PRIVATE KEY'): Buffer
   return buf;
 }
 
+/**
+ * A dev server this process started itself (the demo, the benchmarks): resolved like any other,
+ * but without the shell's TEMPORAL_* variables and profiles, which may point at a real cluster.
+ */
+export async function localTemporal(address: string): Promise<ConnectOptions> {
+  return connectOptions(await resolveTemporal({ env: {}, file: { temporal: { address }, path: 'local dev server' } }));
+}
+
 /** One line for logs: where, which namespace, how secured (never the key). */
 export function describeConnection(s: TemporalSettings): string {
   const how = !s.tls ? 'plaintext' : s.tls.cert ? 'mTLS' : 'TLS';

@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { connectOptions, resolveTemporal, type ConnectOptions } from '../config/temporal';
+import { localTemporal, type ConnectOptions } from '../config/temporal';
 import { envWorkflowId } from '../contract';
 import { main as cli } from '../starters/cli';
 import { processIo, type Io } from '../starters/output';
@@ -179,9 +179,7 @@ async function run(): Promise<number> {
       throw err;
     });
   }
-  // The demo's own dev server, resolved as the CLI and the worker resolve Temporal (the shell's
-  // TEMPORAL_* variables are left out: they may point at a real cluster).
-  const temporal = connectOptions(await resolveTemporal({ env: {}, file: { temporal: { address: server.address }, path: join(root, 'cutover.yml') } }));
+  const temporal = await localTemporal(server.address);
   await forgetEarlierDemo(temporal);
   const connection = await NativeConnection.connect(temporal);
   const worker = await createCutoverWorker({ connection });
