@@ -46,6 +46,7 @@ function project(temporal: Record<string, unknown>): string {
 const ok = (r: Run): void => {
   assert.equal(r.code, 0, `exit ${r.code}\n${r.stderr}`);
   assert.match(r.stdout, /no deploys yet for shop\/prod/);
+  assert.equal(r.stderr.replace(/^cutover: compiling .*\n/m, ''), '', 'nothing on stderr (no Node deprecation warning either)');
 };
 
 before(async () => {
