@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import YAML from 'yaml';
@@ -249,12 +250,22 @@ describe('the worker refuses bad TLS settings and says why', () => {
     assert.match(r.stderr, /the server requires a client certificate \(mTLS\) and none was sent/);
   });
 
-  test('a missing API key → exit 3; a CUTOVER_METRICS_ADDRESS that is not host:port → exit 2', async () => {
+  test('a missing API key → exit 3; a CUTOVER_METRICS_ADDRESS that is not host:port or is taken → exit 2', async () => {
     const key = await workerExit({ TEMPORAL_ADDRESS: keyed.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.ca });
     assert.equal(key.code, 3, key.stderr + key.stdout);
     assert.match(key.stderr, /the server refused the credentials \(API key missing or wrong\): set TEMPORAL_API_KEY/);
     const metrics = await workerExit({ TEMPORAL_ADDRESS: tls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.ca, CUTOVER_METRICS_ADDRESS: 'localhost' });
     assert.equal(metrics.code, 2, metrics.stderr + metrics.stdout);
     assert.equal(metrics.stderr.trim(), 'environment: CUTOVER_METRICS_ADDRESS: expected host:port to listen on, like 127.0.0.1:9464, got "localhost"');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const busy = await workerExit({ TEMPORAL_ADDRESS: tls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.ca, CUTOVER_METRICS_ADDRESS: `127.0.0.1:${port}` });
+      assert.equal(busy.code, 2, busy.stderr + busy.stdout);
+      assert.match(busy.stderr, new RegExp(`^environment: CUTOVER_METRICS_ADDRESS: cannot serve metrics on 127\\.0\\.0\\.1:${port}: .*Address already in use`));
+    } finally {
+      taken.close();
+    }
   });
 });
