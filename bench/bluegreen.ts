@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { localTemporal } from '../config/temporal';
 import { startSandbox, writeSandboxConfig, type Sandbox } from '../sandbox/config';
 import { startDevServer, type DevServer } from '../sandbox/devserver';
 import { percentile, startLoad, type LoadSample, type LoadStats } from '../sandbox/load';
@@ -105,7 +106,7 @@ async function run(): Promise<void> {
     });
     const hosts = sandbox.hosts;
     worker = await startWorkerProcess(server.address, join(dir, 'worker.log'));
-    client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    client = new Client({ connection: await Connection.connect(await localTemporal(server.address)) });
     const config = writeSandboxConfig(join(dir, 'cutover.yml'), hosts, {
       app: APP,
       env: ENV,

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { localTemporal } from '../config/temporal';
 import type { SwitchInput } from '../activities/nginx';
 import { parseUpstream } from '../activities/nginx/commands';
 import type { Measurement } from '../contract/analysis';
@@ -219,7 +220,7 @@ async function run(): Promise<void> {
     const hosts = sandbox.hosts;
     prometheus = await startPrometheus({ dir: join(dir, 'prometheus'), targets: hosts.flatMap((h) => [`${h.address}:${h.ports.blue}`, `${h.address}:${h.ports.green}`]), scrapeIntervalMs: 1000 });
     worker = await startWorkerProcess(server.address, join(dir, 'worker.log'));
-    client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    client = new Client({ connection: await Connection.connect(await localTemporal(server.address)) });
     await prometheus.waitForData('count(up{job="app"}) >= 4', 30_000);
     const metrics = [
       { name: 'error-rate', prometheus: { url: prometheus.url, query: ERROR_RATE }, failIf: '> 0.05' },

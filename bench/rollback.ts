@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { localTemporal } from '../config/temporal';
 import { temporal } from '@temporalio/proto';
 import { childWorkflowIds, envWorkflowId } from '../contract';
 import { startSandbox, writeSandboxConfig, type Sandbox } from '../sandbox/config';
@@ -401,7 +402,7 @@ async function run(): Promise<void> {
     });
     const hosts: SandboxHost[] = sandbox.hosts;
     worker = await startWorkerProcess(server.address, join(dir, 'worker.log'));
-    client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    client = new Client({ connection: await Connection.connect(await localTemporal(server.address)) });
     const config = writeSandboxConfig(join(dir, 'cutover.yml'), hosts, {
       app: APP,
       env: ENV,

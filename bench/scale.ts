@@ -12,6 +12,7 @@ import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { localTemporal } from '../config/temporal';
 import { startSandbox, type Sandbox } from '../sandbox/config';
 import { startDevServer, type DevServer } from '../sandbox/devserver';
 import { freePort } from '../sandbox/world';
@@ -138,7 +139,7 @@ async function run(): Promise<void> {
       const m = w.memory();
       if (m && m.rss > peakRss) peakRss = m.rss;
     }, 100);
-    client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    client = new Client({ connection: await Connection.connect(await localTemporal(server.address)) });
 
     const requests: DeployRequest[] = envs.map((env) =>
       deployRequestSchema.parse({

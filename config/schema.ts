@@ -378,14 +378,49 @@ const appSchema = z.strictObject({
     .refine((r) => Object.keys(r).length > 0, { message: 'add at least one environment' }),
 });
 
+/**
+ * TLS to the Temporal frontend. The section's presence turns TLS on (`{}`: the system's CAs);
+ * relative paths are read from the directory of cutover.yml. Maps onto @temporalio/envconfig's
+ * TLS settings (config/temporal.ts).
+ */
+const temporalTlsSchema = z
+  .strictObject({
+    enabled: z.boolean().optional(),
+    caFile: z.string().min(1).optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    serverName: z.string().min(1).optional(),
+    disableHostVerification: z.boolean().optional(),
+  })
+  .superRefine((tls, ctx) => {
+    if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+      const [set, missing] = tls.certFile !== undefined ? ['certFile', 'keyFile'] : ['keyFile', 'certFile'];
+      ctx.addIssue({ code: 'custom', path: [missing], message: `missing: mTLS needs both certFile and keyFile (${set} is set)` });
+    }
+    if (tls.disableHostVerification === true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['disableHostVerification'],
+        message: "the Temporal TypeScript SDK 1.24 cannot skip host verification; set serverName to a name in the server's certificate instead",
+      });
+    }
+  });
+
+/** An environment variable's name: where the API key is read from (the key itself never goes in the file). */
+const envVarNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be the name of an environment variable, like TEMPORAL_API_KEY (never the key itself)' });
+
+export const temporalSchema = z.strictObject({
+  address: z.string().min(1).optional(),
+  namespace: z.string().min(1).optional(),
+  uiUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL like http://127.0.0.1:8233' }).optional(),
+  /** A profile of the Temporal config file (TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml). */
+  profile: z.string().min(1).optional(),
+  tls: temporalTlsSchema.optional(),
+  apiKeyEnv: envVarNameSchema.optional(),
+});
+
 export const configSchema = z.strictObject({
-  temporal: z
-    .strictObject({
-      address: z.string().min(1).optional(),
-      namespace: z.string().min(1).optional(),
-      uiUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL like http://127.0.0.1:8233' }).optional(),
-    })
-    .optional(),
+  temporal: temporalSchema.optional(),
   /** Freeze windows of every environment. */
   freezes: freezeWindowsSchema.default([]),
   apps: z.record(nameSchema, appSchema).refine((r) => Object.keys(r).length > 0, { message: 'add at least one app' }),
@@ -396,3 +431,4 @@ export type Config = z.output<typeof configSchema>;
 /** What an operator may write. */
 export type ConfigInput = z.input<typeof configSchema>;
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
+export type TemporalConfig = z.output<typeof temporalSchema>;

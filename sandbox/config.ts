@@ -55,7 +55,8 @@ export interface SandboxConfigOptions {
   slackChannel?: string;
   /** The `strategy:` of the file, e.g. `{ canary: { steps: [...] } }`; default blue-green. */
   strategy?: EnvironmentInput['strategy'];
-  temporal?: { address: string; uiUrl: string };
+  /** The file's `temporal:` section (namespace defaults to `default`). */
+  temporal?: NonNullable<ConfigInput['temporal']>;
   /** Override fields of the environment (e.g. a wrong host key for a test). */
   edit?: (env: EnvironmentInput) => void;
 }
@@ -77,7 +78,7 @@ export function sandboxConfig(hosts: SandboxHost[], o: SandboxConfigOptions): st
   };
   o.edit?.(env);
   const config: ConfigInput = {
-    ...(o.temporal ? { temporal: { address: o.temporal.address, namespace: 'default', uiUrl: o.temporal.uiUrl } } : {}),
+    ...(o.temporal ? { temporal: { namespace: 'default', ...o.temporal } } : {}),
     apps: { [o.app]: { environments: { [o.env]: env } } },
   };
   return `# Generated for the local sandbox: ${hosts.length} hosts on loopback, each sshd + nginx + two slots.\n${YAML.stringify(config)}`;

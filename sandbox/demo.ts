@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { localTemporal, type ConnectOptions } from '../config/temporal';
 import { envWorkflowId } from '../contract';
 import { main as cli } from '../starters/cli';
 import { processIo, type Io } from '../starters/output';
@@ -41,8 +42,8 @@ async function portOr(preferred: number): Promise<number> {
  * The dev server keeps its history across demos, but the sandbox hosts are new each time: an
  * environment left by an earlier demo would otherwise try to tear down hosts that are gone.
  */
-async function forgetEarlierDemo(address: string): Promise<void> {
-  const client = new Client({ connection: await Connection.connect({ address }) });
+async function forgetEarlierDemo(temporal: ConnectOptions): Promise<void> {
+  const client = new Client({ connection: await Connection.connect(temporal) });
   try {
     await client.workflow.getHandle(envWorkflowId('shop', 'demo')).terminate('a new demo started with new sandbox hosts');
   } catch (err) {
@@ -182,8 +183,9 @@ async function run(): Promise<number> {
       throw err;
     });
   }
-  await forgetEarlierDemo(server.address);
-  const connection = await NativeConnection.connect({ address: server.address });
+  const temporal = await localTemporal(server.address);
+  await forgetEarlierDemo(temporal);
+  const connection = await NativeConnection.connect(temporal);
   const worker = await createCutoverWorker({ connection });
   const running = worker.run();
   const stop = once(async (): Promise<void> => {

@@ -3,6 +3,10 @@
 // socket left by a library may keep it alive), and say on Ctrl-C that the operation goes on.
 import { main } from './cli';
 
+// Deprecation warnings are for developers, not for the operator reading a CI log (grpc-js sets
+// TLS's server name to an IP address when Temporal is addressed by IP: DEP0123).
+process.noDeprecation = true;
+
 process.once('SIGINT', () => {
   process.stderr.write('\nstopped following; the operation itself goes on in Temporal (see the link above)\n');
   process.exit(130);

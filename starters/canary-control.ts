@@ -86,7 +86,7 @@ export async function canaryControlCommand(
   const action: CanaryAction = request.action;
   const reason = request.action === 'abort' ? checkReason(request.reason) : undefined;
   const checked: CanaryRequest = request.action === 'abort' ? { action: 'abort', ...(reason !== undefined ? { reason } : {}) } : request;
-  const settings = settingsWithoutPlan(g, io);
+  const settings = await settingsWithoutPlan(g, io);
   const envId = envWorkflowId(app, env);
   const t = await connectTemporal(settings);
   try {

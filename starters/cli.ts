@@ -18,8 +18,8 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
   const program = new Command('cutover')
     .description('Durable blue-green and canary deploys over SSH + nginx, run by Temporal')
     .option('-c, --config <file>', 'config file (default: $CUTOVER_CONFIG or ./cutover.yml)')
-    .option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, the file, 127.0.0.1:7233)')
-    .option('--namespace <name>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE, the file, default)')
+    .option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, the file, the Temporal profile, 127.0.0.1:7233)')
+    .option('--namespace <name>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE, the file, the Temporal profile, default)')
     .option('--json', 'print one JSON object on stdout at the end; progress goes to stderr')
     .exitOverride()
     .configureOutput({
@@ -179,8 +179,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       exitCode = outcome.exitCode;
       report = outcome.raw ? outcome.report : { ok: exitCode === EXIT.ok, exitCode, category: EXIT_CATEGORY[outcome.exitCode], ...outcome.report };
     } catch (err) {
-      const [{ classify }, { temporalSettings }] = await Promise.all([import('./classify'), import('./temporal')]);
-      const c = classify(err, temporalSettings(undefined, io.env, globals).address);
+      const [{ classify }, { addressFor }] = await Promise.all([import('./classify'), import('../config/temporal')]);
+      const c = classify(err, addressFor(undefined, io.env, globals));
       for (const line of c.message.split('\n')) out.error(line);
       exitCode = c.exitCode;
       report = { ok: false, exitCode, category: EXIT_CATEGORY[c.exitCode], error: c.message, ...c.details };

@@ -9,7 +9,7 @@ import { emptyState, NO_WORKER_HINT, queryEnvState, sendDeploy, sendRollback, wi
 import { follow, type Target } from './follow';
 import { formatStatus } from './format';
 import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
-import { connectTemporal, temporalSettings, workflowUrl, type TemporalSettings } from './temporal';
+import { connectTemporal, resolveTemporal, workflowUrl, type TemporalSettings } from './temporal';
 import { deployIdFor, rollbackIdFor, triggerFromEnv } from './trigger';
 import { checkReason } from './text-input';
 import { parseAt } from './when';
@@ -33,7 +33,7 @@ async function requestOperation(
   const plan = resolvePlan(config, app, env, file);
   const trigger = triggerFromEnv(io.env, { key: opts.key });
   const request = build(plan, trigger);
-  const settings = temporalSettings(config.temporal, io.env, g);
+  const settings = await resolveTemporal({ file: { temporal: config.temporal, path: file }, env: io.env, flags: g });
   const target: Target = { kind, id: request.id, app, env, url: workflowUrl(settings, request.id) };
   const t = await connectTemporal(settings);
   try {
@@ -90,20 +90,21 @@ export function rollbackCommand(app: string, env: string, opts: OperationOptions
  * Temporal settings for a command that needs no plan: the file is only read for its `temporal:`
  * section, so flags and env vars suffice without it (unless --config names a file).
  */
-export function settingsWithoutPlan(g: GlobalOptions, io: Io): TemporalSettings {
-  let fileTemporal: Config['temporal'];
+export function settingsWithoutPlan(g: GlobalOptions, io: Io): Promise<TemporalSettings> {
+  let file: { temporal: Config['temporal']; path: string } | undefined;
   try {
-    fileTemporal = loadCliConfig(g, io).config.temporal;
+    const loaded = loadCliConfig(g, io);
+    file = { temporal: loaded.config.temporal, path: loaded.file };
   } catch (err) {
     const missing = err instanceof ConfigError && err.issues.some((i) => i.message.startsWith('file not found'));
     if (!missing || g.config !== undefined) throw err;
   }
-  return temporalSettings(fileTemporal, io.env, g);
+  return resolveTemporal({ ...(file ? { file } : {}), env: io.env, flags: g });
 }
 
 export async function statusCommand(app: string, env: string, g: GlobalOptions, io: Io, out: Output): Promise<Outcome> {
   checkNames({ app, env });
-  const settings = settingsWithoutPlan(g, io);
+  const settings = await settingsWithoutPlan(g, io);
   const id = envWorkflowId(app, env);
   const url = workflowUrl(settings, id);
   const t = await connectTemporal(settings);

@@ -1,6 +1,7 @@
 // The config file as the CLI finds and reads it, the names it is given, and `cutover validate`,
 // which needs nothing else (so it starts without loading the Temporal client).
-import { loadConfig, summarize } from '../config/load';
+import { ConfigError, loadConfig, summarize } from '../config/load';
+import { temporalFileIssues } from '../config/temporal';
 import type { Config } from '../config/schema';
 import { unsafeNameMessage } from '../contract/names';
 import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
@@ -36,6 +37,8 @@ export function loadCliConfig(g: GlobalOptions, io: Io): { config: Config; file:
 
 export function validateCommand(g: GlobalOptions, io: Io, out: Output): Outcome {
   const { config, file } = loadCliConfig(g, io);
+  const tlsIssues = temporalFileIssues({ temporal: config.temporal, path: file });
+  if (tlsIssues.length > 0) throw new ConfigError(file, tlsIssues);
   const s = summarize(config);
   out.line(`${file}: OK (${s.apps} apps, ${s.environments} environments, ${s.hosts} hosts)`);
   for (const note of s.notes) out.error(`note: ${note}`);

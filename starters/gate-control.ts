@@ -48,7 +48,7 @@ export async function decideCommand(
   checkNames({ app, env });
   const comment = checkReason(opts.comment, '--comment');
   if (decision === 'reject' && comment === undefined) throw new CliError('--comment: say why you reject the deploy (it goes to the deploy, Slack and the person waiting)', EXIT.badInput);
-  const settings = settingsWithoutPlan(g, io);
+  const settings = await settingsWithoutPlan(g, io);
   const envId = envWorkflowId(app, env);
   const t = await connectTemporal(settings);
   try {
@@ -76,7 +76,7 @@ export async function decideCommand(
 
 export async function cancelCommand(app: string, env: string, id: string, g: GlobalOptions, io: Io, out: Output): Promise<Outcome> {
   checkNames({ app, env });
-  const settings = settingsWithoutPlan(g, io);
+  const settings = await settingsWithoutPlan(g, io);
   const envId = envWorkflowId(app, env);
   const t = await connectTemporal(settings);
   try {

@@ -26,7 +26,7 @@ const schedulesUrl = (s: TemporalSettings, name?: string): string =>
   `${s.uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(s.namespace)}/schedules${name ? `/${encodeURIComponent(scheduleId(name))}` : ''}`;
 
 async function withTemporal<T>(g: GlobalOptions, io: Io, fn: (t: TemporalConnection) => Promise<T>): Promise<T> {
-  const t = await connectTemporal(settingsWithoutPlan(g, io));
+  const t = await connectTemporal(await settingsWithoutPlan(g, io));
   try {
     return await fn(t);
   } finally {

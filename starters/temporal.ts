@@ -1,35 +1,13 @@
 // Where Temporal is, how to reach it (failing fast and clearly when it is not there), and
 // links into its UI.
-import { connect as tcpConnect } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import type { Config } from '../config/schema';
+import { AUTH_CODES, explainConnectError } from '../config/temporal-errors';
+import { connectOptions, describeConnection, type TemporalSettings } from '../config/temporal';
+import { probe, ProbeFailure, splitAddress } from '../config/temporal-probe';
 
-export interface TemporalSettings {
-  address: string;
-  namespace: string;
-  uiUrl: string;
-}
+export { splitAddress } from '../config/temporal-probe';
 
-export const TEMPORAL_DEFAULTS: TemporalSettings = {
-  address: '127.0.0.1:7233',
-  namespace: 'default',
-  uiUrl: 'http://127.0.0.1:8233',
-};
-
-const set = (v: string | undefined): string | undefined => (v !== undefined && v.trim() !== '' ? v.trim() : undefined);
-
-/** Flags beat environment variables, which beat the file, which beats the defaults. */
-export function temporalSettings(
-  file: Config['temporal'] | undefined,
-  env: NodeJS.ProcessEnv,
-  flags: { address?: string; namespace?: string } = {},
-): TemporalSettings {
-  return {
-    address: set(flags.address) ?? set(env.TEMPORAL_ADDRESS) ?? file?.address ?? TEMPORAL_DEFAULTS.address,
-    namespace: set(flags.namespace) ?? set(env.TEMPORAL_NAMESPACE) ?? file?.namespace ?? TEMPORAL_DEFAULTS.namespace,
-    uiUrl: set(env.CUTOVER_UI_URL) ?? file?.uiUrl ?? TEMPORAL_DEFAULTS.uiUrl,
-  };
-}
+export { addressFor, resolveTemporal, TEMPORAL_DEFAULTS, type TemporalSettings } from '../config/temporal';
 
 /** The Temporal UI page of a workflow. */
 export function workflowUrl(settings: Pick<TemporalSettings, 'uiUrl' | 'namespace'>, workflowId: string): string {
@@ -42,8 +20,18 @@ export class TemporalUnreachableError extends Error {
   constructor(
     readonly address: string,
     readonly reason: string,
+    hint = 'is the server running? (set --address or TEMPORAL_ADDRESS)',
   ) {
-    super(`cannot reach Temporal at ${address}: ${reason}; is the server running? (set --address or TEMPORAL_ADDRESS)`);
+    super(`cannot reach Temporal at ${address}: ${reason}${hint ? `; ${hint}` : ''}`);
+  }
+}
+
+/** Temporal answered but the connection is refused: TLS or credentials. Exit 3 as well. */
+export class TemporalConnectRefusedError extends TemporalUnreachableError {
+  override name = 'TemporalConnectRefusedError';
+  constructor(settings: TemporalSettings, reason: string) {
+    super(settings.address, reason, '');
+    this.message = `cannot connect to Temporal at ${describeConnection(settings)}: ${reason}`;
   }
 }
 
@@ -54,58 +42,50 @@ export interface TemporalConnection {
   close(): Promise<void>;
 }
 
-/** `host:port` or `[v6]:port`, if the address has that shape. */
-export function splitAddress(address: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(address);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  return port >= 1 && port <= 65535 ? { host: (m[1] ?? m[2])!, port } : undefined;
-}
-
-/** A plain TCP connect: a refused or unroutable port fails here at once, with a clear reason. */
-function probeTcp(host: string, port: number, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host, port });
-    const done = (err?: Error) => {
-      socket.destroy();
-      if (err) reject(err);
-      else resolve();
-    };
-    socket.setTimeout(timeoutMs, () => done(new Error(`no answer within ${timeoutMs / 1000}s`)));
-    socket.once('connect', () => done());
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      done(new Error(err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'ENOTFOUND' ? `unknown host "${host}"` : err.message)),
-    );
-  });
-}
-
 /**
  * Connect and prove the server answers (a cheap `GetSystemInfo`), within `timeoutMs`.
- * Throws TemporalUnreachableError.
+ * Throws TemporalUnreachableError (TemporalConnectRefusedError for TLS and credentials), or a
+ * ConfigError when a TLS file cannot be used.
  */
 export async function connectTemporal(settings: TemporalSettings, timeoutMs = 5000): Promise<TemporalConnection> {
   const { address, namespace } = settings;
   const target = splitAddress(address);
   if (!target) throw new TemporalUnreachableError(address, 'the address must look like host:port');
+  const opts = connectOptions(settings);
+  const refused = (reason: string): TemporalConnectRefusedError => {
+    const why = explainConnectError(reason, settings);
+    return new TemporalConnectRefusedError(settings, why ? `${why} (${reason})` : reason);
+  };
   try {
-    await probeTcp(target.host, target.port, timeoutMs);
+    await probe(target.host, target.port, opts, timeoutMs);
   } catch (err) {
+    if (err instanceof ProbeFailure && err.refused) throw refused(err.message);
     throw new TemporalUnreachableError(address, (err as Error).message);
   }
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    connection = await Connection.connect({ ...opts, connectTimeout: timeoutMs });
   } catch (err) {
-    throw new TemporalUnreachableError(address, (err as Error).message);
+    const reason = connectReason(err);
+    if (AUTH_CODES.has(grpcCode(err) ?? -1) || explainConnectError(reason, settings)) throw refused(reason);
+    throw new TemporalUnreachableError(address, reason);
   }
   try {
     await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.getSystemInfo({}));
   } catch (err) {
     await connection.close().catch(() => undefined);
+    if (AUTH_CODES.has(grpcCode(err) ?? -1)) throw refused(connectReason(err));
     throw new TemporalUnreachableError(address, `GetSystemInfo failed (${(err as Error).message})`);
   }
   const client = new Client({ connection, namespace });
   return { client, connection, settings, close: () => connection.close() };
+}
+
+/** The innermost message of a connect error (the SDK wraps the gRPC one). */
+function connectReason(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? (e as Error & { details?: string }).details || e.message : String(e);
 }
 
 const QUERY_TIMEOUT_MS = 5000;

@@ -36,6 +36,7 @@ import { SA } from '../contract/search-attributes';
 import { upgradeLegacyPlan, type Plan } from '../contract/spec';
 import { rollbackWorkflow } from './rollback';
 import { reasonOf } from './steps/journal';
+import { OperationMetrics } from './steps/metrics';
 import { teardownOps } from './steps/teardown';
 import { strategies } from './strategies';
 import { teardownWorkflow } from './teardown';
@@ -68,6 +69,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     Object.entries(input.carried?.requests ?? {}).map(([id, r]) => [id, { ...r, plan: upgradeLegacyPlan(r.plan) as Plan }]),
   );
   let deployScope: CancellationScope | null = null;
+  const metrics = new OperationMetrics(input.app, input.env);
   let cancelledDeploy: string | undefined;
   /** The running deploy keeps `previous` until it reports it is past its gates (deploys started before that drop it at once). */
   let previousKeptUntilGates = false;
@@ -83,6 +85,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
     state.rejected.unshift({ id: typeof id === 'string' ? id : '(no id)', reason, at: Date.now() });
     state.rejected.length = Math.min(state.rejected.length, KEEP_REJECTED);
     log.warn('request rejected', { id, reason });
+    metrics.rejected();
   };
   /**
    * Validate a request again (the CLI did once) and make sure it is for this environment.
@@ -194,6 +197,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
 
   const finish = (op: QueuedOperation, outcome: Outcome, reason?: string, failureType?: string): void => {
     const done: FinishedOperation = { ...op, outcome, at: Date.now(), ...(reason ? { reason } : {}), ...(failureType ? { failureType } : {}) };
+    metrics.finished(done, state.plan);
     state.recent.unshift(done);
     state.recent.length = Math.min(state.recent.length, KEEP_RECENT);
     requests.delete(op.id);
@@ -354,6 +358,7 @@ export async function environmentWorkflow(input: EnvironmentInput): Promise<void
       continue;
     }
     state.running = op;
+    metrics.started(op);
     if (op.kind === 'deploy' && 'deployId' in request) await deploy(op, request);
     else if (op.kind === 'rollback' && 'rollbackId' in request) await rollback(op, request);
     state.running = null;

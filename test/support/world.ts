@@ -104,6 +104,11 @@ export interface WorldOptions {
    * `rate()` has data only ~7 s after start, so a suite starts it once, with the world.
    */
   prometheus?: boolean;
+  /**
+   * Runs once the dev server is up, before the worker starts: the worker's extra environment
+   * (e.g. to reach Temporal through a TLS proxy, or a metrics address) and what to stop at the end.
+   */
+  worker?: (server: DevServer, dir: string) => Promise<{ env: NodeJS.ProcessEnv; stop?: () => Promise<void> }>;
 }
 
 export interface World {
@@ -157,9 +162,11 @@ export async function startWorld(prefix: string, releases: Record<string, Behavi
   let slack: FakeSlack | undefined;
   let worker: WorkerProcess | undefined;
   let connection: Connection | undefined;
+  let workerSetup: { env: NodeJS.ProcessEnv; stop?: () => Promise<void> } | undefined;
   const stop = (): Promise<void> =>
     cleanupAll([
       ['worker', worker && (() => worker!.stop())],
+      ['worker setup', workerSetup?.stop],
       ['client', connection && (() => connection!.close())],
       ['hosts', sandbox && (() => sandbox!.stop())],
       ['prometheus', prometheus && (() => prometheus!.stop())],
@@ -172,7 +179,8 @@ export async function startWorld(prefix: string, releases: Record<string, Behavi
     // Before the worker, so Prometheus's first scrapes overlap with the worker's start.
     if (opts.prometheus) prometheus = await startPrometheus({ dir: join(dir, 'prometheus'), targets: slotTargets(sandbox.hosts), scrapeIntervalMs: 1000 });
     slack = await startFakeSlack();
-    worker = new WorkerProcess(dir, { TEMPORAL_ADDRESS: server.address, SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.url });
+    workerSetup = opts.worker ? await opts.worker(server, dir) : undefined;
+    worker = new WorkerProcess(dir, { TEMPORAL_ADDRESS: server.address, SLACK_BOT_TOKEN: slack.token, SLACK_API_URL: slack.url, ...workerSetup?.env });
     await worker.start();
     connection = await Connection.connect({ address: server.address });
   } catch (e) {
