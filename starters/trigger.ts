@@ -17,7 +17,7 @@ export function sanitizeKey(key: string | undefined): string | undefined {
 const nonEmpty = (v: string | undefined): string | undefined => (v && v.trim() !== '' ? v.trim() : undefined);
 
 function localUser(env: NodeJS.ProcessEnv): string {
-  const fromEnv = nonEmpty(env.USER) ?? nonEmpty(env.USERNAME) ?? nonEmpty(env.LOGNAME);
+  const fromEnv = nonEmpty(env.CUTOVER_USER) ?? nonEmpty(env.USER) ?? nonEmpty(env.USERNAME) ?? nonEmpty(env.LOGNAME);
   if (fromEnv) return fromEnv;
   try {
     return userInfo().username || 'unknown';

@@ -63,6 +63,7 @@ test('terminal: user, no key, one-off ids', () => {
   assert.equal(deployIdFor('shop', 'prod', '1.0', t, now, 'a1b2c3d4'), 'deploy/shop/prod/cli-20250304T050607-a1b2c3');
   assert.equal(rollbackIdFor('shop', 'prod', t, now, 'ffeedd'), 'rollback/shop/prod/cli-20250304T050607-ffeedd');
   assert.ok(triggerFromEnv({}).by.length > 0);
+  assert.equal(triggerFromEnv({ USER: 'root', CUTOVER_USER: 'carol' }).by, 'carol', 'CUTOVER_USER names the person on a shared account');
 });
 
 test('--key overrides, and keys are sanitized', () => {
