@@ -1,7 +1,9 @@
 // Freeze windows and scheduled deploys on the time-skipping test server, with the hosts
 // modelled in memory (FakeWorld) and the real freeze arithmetic: refused or held deploys,
 // a deploy queued just before a freeze opens, break-glass approvals, rollback during a freeze,
-// a canary held at its weight, and one-off scheduled deploys (fire, cancel, freeze at fire time).
+// a canary held at its weight, one-off scheduled deploys (fire, cancel, freeze at fire time), and
+// approvals: N of M approvers, refusals, a rejection and a timeout that end the deploy before
+// traffic moves, and `before: start`.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -13,6 +15,8 @@ import type { Activities } from '../../activities';
 import {
   approveUpdate,
   cancelUpdate,
+  rejectUpdate,
+  type ApprovalPolicy,
   envWorkflowId,
   type DeployRequest,
   type DeployResult,
@@ -304,6 +308,100 @@ describe('scheduled deploys', () => {
       release();
       world.beforeStart = async () => {};
       await childResult<DeployResult>(testEnv.client, req.deployId);
+    });
+  });
+});
+
+const policy = (p: Partial<ApprovalPolicy> = {}): ApprovalPolicy => ({ required: 2, approvers: ['alice', 'bob', 'carol'], allowSelfApproval: false, timeoutMs: 4 * HOUR, before: 'switch', ...p });
+const planWith = (env: string, p: Partial<ApprovalPolicy> = {}): Plan => ({ ...fakePlan(hosts, { env, slackChannel: '#deploys' }), approval: policy(p) });
+const waitingFor = (s: EnvState): boolean => s.running?.gate?.phase === 'awaiting-approval';
+
+async function send(req: DeployRequest, tq: string): Promise<EnvState> {
+  await sendDeploy(testEnv.client, req, tq);
+  return waitForState(testEnv.client, req.plan.app, req.plan.env, waitingFor);
+}
+
+describe('approvals', () => {
+  test('2 of alice, bob, carol before the switch: the trigger, a stranger and a second approval by the same person are refused; traffic moves after the second', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const req = deployRequest(planWith(env), 'v2'); // triggered by alice
+      const state = await send(req, tq);
+      assert.equal(state.running?.gate?.message, 'deploy of v2 before traffic moves to green: waiting for 2 more approvals from bob, carol');
+      assert.deepEqual(world.running('green'), ['v2', 'v2'], 'the new version is started and healthy while it waits');
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1'], 'no traffic moved');
+      const h = testEnv.client.workflow.getHandle(req.deployId);
+      await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] }), isUpdateRefusal(/alice triggered this deploy and cannot approve it; ask bob, carol/));
+      await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ by: 'dave' }] }), isUpdateRefusal(/dave is not an approver of shop\/env\d+ here/));
+      const first = await h.executeUpdate(approveUpdate, { args: [{ by: 'bob', comment: 'diff looks fine' }] });
+      assert.equal(first.message, 'deploy of v2 before traffic moves to green: waiting for 1 more approval from carol');
+      await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] }), isUpdateRefusal(/bob has already approved this deploy/));
+      await waitForState(testEnv.client, 'shop', env, (s) => s.running?.gate?.message.includes('1 more approval from carol') === true);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      await h.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });
+      const result = await childResult<DeployResult>(testEnv.client, req.deployId);
+      assert.equal(result.version, 'v2');
+      assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
+      assert.ok(world.slack.some((m) => m.text.includes(':raising_hand:') && m.text.includes('waiting for 2 more approvals from bob, carol')));
+    });
+  });
+
+  test('one rejection ends the deploy: the new colour is stopped, the live one never left', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const req = deployRequest(planWith(env), 'v2');
+      await send(req, tq);
+      const h = testEnv.client.workflow.getHandle(req.deployId);
+      await assert.rejects(h.executeUpdate(rejectUpdate, { args: [{ by: 'dave', comment: 'no' }] }), isUpdateRefusal(/dave is not an approver/));
+      await h.executeUpdate(rejectUpdate, { args: [{ by: 'carol', comment: 'wait for the migration' }] });
+      await assert.rejects(childResult(testEnv.client, req.deployId), (err: unknown) => /rejected by carol: wait for the migration/.test(causes(err)));
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('green'), [null, null], 'the new colour is stopped');
+      const state = await waitForState(testEnv.client, 'shop', env, (s) => s.running === null && s.recent.length > 0);
+      assert.equal(state.recent[0]?.outcome, 'failed');
+    });
+  });
+
+  test('no approval within the timeout ends it the same way (4 hours skipped)', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const req = deployRequest(planWith(env, { required: 1 }), 'v2');
+      await send(req, tq);
+      await assert.rejects(childResult(testEnv.client, req.deployId), (err: unknown) => /no approval in time \(.*waiting for 1 more approval from bob, carol\)/.test(causes(err)));
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('green'), [null, null]);
+    });
+  });
+
+  test('before: start waits before any host is read, and allows self-approval when the policy says so', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    await withWorker(world, async (tq, env) => {
+      const req = deployRequest(planWith(env, { required: 1, before: 'start', allowSelfApproval: true }), 'v3');
+      await send(req, tq);
+      assert.equal(world.events.length, 0, 'nothing touched before the approval');
+      await testEnv.client.workflow.getHandle(req.deployId).executeUpdate(approveUpdate, { args: [{ by: 'alice', comment: 'my own, allowed here' }] });
+      await childResult<DeployResult>(testEnv.client, req.deployId);
+      assert.deepEqual(world.serving(), ['green:v3', 'green:v3']);
+    });
+  });
+
+  test('an approval or rejection while the deploy is not waiting for one is refused', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    const held: (() => void)[] = [];
+    world.beforeStart = () => new Promise<void>((r) => held.push(r));
+    await withWorker(world, async (tq, env) => {
+      const req = deployRequest(planWith(env, { required: 1 }), 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      while (held.length < hosts.length) await new Promise((r) => setTimeout(r, 50));
+      const h = testEnv.client.workflow.getHandle(req.deployId);
+      await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] }), isUpdateRefusal(/nothing to approve: .* is not waiting for an approval/));
+      await assert.rejects(h.executeUpdate(rejectUpdate, { args: [{ by: 'bob', comment: 'x' }] }), isUpdateRefusal(/nothing to reject/));
+      world.beforeStart = async () => {};
+      held.splice(0).forEach((r) => r());
+      await waitForState(testEnv.client, 'shop', env, waitingFor);
+      await h.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      await childResult<DeployResult>(testEnv.client, req.deployId);
+      assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
     });
   });
 });
