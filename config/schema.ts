@@ -423,6 +423,10 @@ export const configSchema = z.strictObject({
   temporal: temporalSchema.optional(),
   /** Freeze windows of every environment. */
   freezes: freezeWindowsSchema.default([]),
+  /** Approver names as Slack user ids, for the Approve / Reject buttons (`cutover slack-gateway`). */
+  slackUsers: z
+    .record(z.string().min(1).max(100), z.string().regex(/^[UW][A-Z0-9]{2,}$/, { message: 'expected a Slack user id like U0123ABCD (profile → ⋮ → Copy member ID)' }))
+    .default({}),
   apps: z.record(nameSchema, appSchema).refine((r) => Object.keys(r).length > 0, { message: 'add at least one app' }),
 });
 

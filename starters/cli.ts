@@ -116,6 +116,11 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .action((app: string, env: string, opts: { deploy?: string; comment: string }) => run(async (g, out) => (await gates()).decideCommand('reject', app, env, opts, g, io, out)));
 
   program
+    .command('slack-gateway')
+    .description('serve the Approve / Reject buttons: Slack interactivity URL http://HOST:$CUTOVER_GATEWAY_PORT/slack/events (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN)')
+    .action(() => run(async (g, out) => (await import('./slack-gateway')).slackGatewayCommand(g, io, out)));
+
+  program
     .command('cancel')
     .description('drop a scheduled or queued deploy, or one still held by a freeze or its time (nothing was changed by it)')
     .argument('<app>')

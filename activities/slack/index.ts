@@ -9,7 +9,7 @@
 // but chat.update and conversations.history/replies only accept IDs, so names are resolved once
 // through conversations.list (bot scopes: chat:write, channels:read, channels:history, and
 // groups:read + groups:history for private channels).
-import { ErrorCode, LogLevel, WebClient } from '@slack/web-api';
+import { ErrorCode, LogLevel, WebClient, type KnownBlock } from '@slack/web-api';
 import { ApplicationFailure } from '@temporalio/common';
 
 export interface SlackDeps {
@@ -23,6 +23,8 @@ export interface SlackPostInput {
   text: string;
   threadTs?: string;
   key: string;
+  /** Approve / Reject buttons for this deploy (handled by `cutover slack-gateway`). */
+  approvalButtons?: { deployId: string };
 }
 export interface SlackUpdateInput {
   channel: string;
@@ -137,6 +139,7 @@ export function createSlackActivities(deps: SlackDeps): SlackActivities {
           thread_ts: input.threadTs,
           unfurl_links: false,
           metadata: { event_type: SLACK_EVENT_TYPE, event_payload: { key: input.key } },
+          ...(input.approvalButtons ? { blocks: approvalBlocks(input.text, input.approvalButtons.deployId) } : {}),
         }),
       );
       if (!res.ts) throw new Error('slack chat.postMessage: response has no ts');
@@ -153,6 +156,24 @@ export function createSlackActivities(deps: SlackDeps): SlackActivities {
       await call('chat.update', () => client.chat.update({ channel, ts: input.ts, text: input.text }));
     },
   };
+}
+
+/** The action ids of the Approve / Reject buttons; their value is the deploy's workflow id. */
+export const APPROVAL_ACTIONS = { approve: 'cutover_approve', reject: 'cutover_reject' } as const;
+
+/** The message's text with Approve / Reject buttons under it. */
+export function approvalBlocks(text: string, deployId: string): KnownBlock[] {
+  return [
+    { type: 'section', text: { type: 'mrkdwn', text } },
+    {
+      type: 'actions',
+      block_id: 'cutover_approval',
+      elements: [
+        { type: 'button', action_id: APPROVAL_ACTIONS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: deployId },
+        { type: 'button', action_id: APPROVAL_ACTIONS.reject, style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: deployId },
+      ],
+    },
+  ];
 }
 
 /** Run one Web API call, turning its failures into errors Temporal's retry policy understands. */

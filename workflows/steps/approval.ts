@@ -63,7 +63,7 @@ export class Approvals {
     const status = this.status(w);
     await this.tell(status);
     this.journal.step('awaiting-approval', status.message);
-    await this.journal.notify(`awaiting-approval-${what}`, `:raising_hand: ${status.message} (cutover approve ${this.request.plan.app} ${this.request.plan.env})`);
+    await this.journal.notify(`awaiting-approval-${what}`, `:raising_hand: ${status.message} (or cutover approve ${this.request.plan.app} ${this.request.plan.env})`, undefined, { deployId: this.request.deployId });
     // Each approval short of the rule is told to the environment (status, UI) as it comes.
     let seen = this.given.length;
     let decided = false;

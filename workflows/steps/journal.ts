@@ -41,12 +41,12 @@ export class Journal {
     this.thread = r?.ts ?? null;
   }
 
-  /** Post an event in the thread and make it the headline. */
-  async notify(event: string, text: string, headline?: string): Promise<void> {
+  /** Post an event in the thread and make it the headline; with `approve`, under Approve / Reject buttons for that deploy. */
+  async notify(event: string, text: string, headline?: string, approve?: { deployId: string }): Promise<void> {
     if (!this.channel) return;
     const channel = this.channel;
     const thread = this.thread;
-    await this.safely(() => slackOps.slackPost({ channel, text, threadTs: thread ?? undefined, key: `${this.key}:${event}` }));
+    await this.safely(() => slackOps.slackPost({ channel, text, threadTs: thread ?? undefined, key: `${this.key}:${event}`, ...(approve ? { approvalButtons: approve } : {}) }));
     if (headline && thread) await this.safely(() => slackOps.slackUpdate({ channel, ts: thread, text: headline }));
   }
 
