@@ -11,7 +11,7 @@
 // have closed; the others must finish every deploy, each exactly once.
 // Results: bench/results/scale-*.json.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { startDevServer, type DevServer } from '../sandbox/devserver';
 import { freePort } from '../sandbox/world';
 import { sendDeploy } from '../starters/environment-client';
 import { deployRequestSchema, type DeployRequest, type Plan } from '../contract';
-import { deployTimeline, interrupted, intArg, REPO, round, sleep, startWorkerProcess, summary, table, within, writeResults, type DeployTimeline, type WorkerProcess } from './common';
+import { deployTimeline, interrupted, intArg, REPO, RESULTS_DIR, round, sleep, startWorkerProcess, summary, table, within, writeResults, type DeployTimeline, type WorkerProcess } from './common';
 
 const ENVS = intArg('envs', 1000, 2000);
 const WORKERS = intArg('workers', 1, 4);
@@ -113,6 +113,43 @@ async function deployRuns(client: Client): Promise<Map<string, { runs: number; c
   return out;
 }
 
+interface ScenarioSummary {
+  file: string;
+  at: string;
+  settings: { environments: number; workers: number; killFirstWorker: boolean };
+  [figure: string]: unknown;
+}
+
+/**
+ * The key figures of the latest run of each other scenario (e.g. one worker at 1,000
+ * environments, two workers with one SIGKILLed), carried into scale-latest.json so it answers
+ * for all of them; each names its own results file.
+ */
+function otherScenarios(now: { environments: number; workers: number; killFirstWorker: boolean }): ScenarioSummary[] {
+  const key = (x: { workers: number; killFirstWorker: boolean }): string => `${x.workers}/${x.killFirstWorker}`;
+  const latest = join(RESULTS_DIR, 'scale-latest.json');
+  if (!existsSync(latest)) return [];
+  const prev = JSON.parse(readFileSync(latest, 'utf8')) as Record<string, unknown> & { at: string; settings: ScenarioSummary['settings']; otherScenarios?: ScenarioSummary[] };
+  const file =
+    readdirSync(RESULTS_DIR).find((f) => {
+      if (!f.startsWith('scale-') || f === 'scale-latest.json') return false;
+      try {
+        return (JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as { at?: string }).at === prev.at;
+      } catch {
+        return false;
+      }
+    }) ?? 'scale-latest.json (earlier)';
+  const mine: ScenarioSummary = {
+    file,
+    at: prev.at,
+    settings: { environments: prev.settings.environments, workers: prev.settings.workers ?? 1, killFirstWorker: prev.settings.killFirstWorker ?? false },
+    ...Object.fromEntries(['timedOut', 'deploys', 'allFinishedMs', 'deploysPerMinute', 'workers', 'workerPeakRssMb', 'killed', 'exactlyOnce', 'eventsPerDeployHistory', 'machine'].map((k) => [k, prev[k]])),
+  };
+  return [mine, ...(prev.otherScenarios ?? [])]
+    .filter((x) => key(x.settings) !== key(now))
+    .filter((x, i, all) => all.findIndex((y) => key(y.settings) === key(x.settings)) === i);
+}
+
 /** How many times the start command ran, per host and environment. */
 function startCounts(base: string, hosts: string[], envs: string[]): number[] {
   return hosts.flatMap((h) =>
@@ -153,7 +190,7 @@ async function run(): Promise<void> {
   let sampler: NodeJS.Timeout | undefined;
   let failed = false;
   try {
-    say(`world in ${dir}: dev server, 2 sshd hosts, 1 worker process; ${ENVS} environments`);
+    say(`world in ${dir}: dev server, 2 sshd hosts, ${WORKERS} worker process(es)${KILL ? ', the first SIGKILLed mid-run' : ''}; ${ENVS} environments`);
     server = await startDevServer({ dir });
     const base = join(dir, 'hosts');
     sandbox = await startSandbox({ base, app: APP, env: 'all', releases: {} });
@@ -303,7 +340,7 @@ async function run(): Promise<void> {
         'queuedMs is ActivityTaskScheduled -> Started (waiting for one of the worker\'s 100 activity slots), ranMs Started -> Completed (waiting for one of the host\'s 8 SSH sessions + the command).',
       ],
     };
-    const file = writeResults('scale', result);
+    const file = writeResults('scale', { ...result, otherScenarios: otherScenarios(result.settings) });
     console.log('');
     console.log(
       table([
