@@ -17,7 +17,7 @@ export const workerTuningEnvSchema = z.object({
    * pushed out is replayed from its history at its next task, so the cache should hold every
    * workflow that is actively deploying: with 1,000 environments deploying at once, 1,000 deploy
    * workflows (the environment workflows wait on their child and are evicted first). A cached
-   * workflow costs about 0.3 MB now that zod is shared (workers/worker.ts, preloadModules); a
+   * workflow costs at most ~0.5 MB now that zod is shared (workers/worker.ts, preloadModules); a
    * cache smaller than the active set thrashes: every task then replays its workflow. The SDK's
    * default is sized from the V8 heap limit (about 2,300 on a 24 GiB machine).
    */
