@@ -1,9 +1,10 @@
-// `npm run bench:bluegreen [-- --deploys N --rate R]`: cutover against a plain bash pipeline
-// (bench/baseline.sh) on the local world: the Temporal dev server, two sandbox hosts (sshd +
-// nginx + the sample app in two slots) and a cutover worker in its own process. Each side
-// runs N deploys, interleaved (cutover, baseline, cutover, ...), each under a steady load
-// through both routers. Results: bench/results/bluegreen-*.json.
-import { execFile } from 'node:child_process';
+// `npm run bench:bluegreen [-- --deploys N --rate R --passes quiet,hog]`: cutover against a
+// plain bash pipeline (bench/baseline.sh) on the local world: the Temporal dev server, two
+// sandbox hosts (sshd + nginx + the sample app in two slots) and a cutover worker in its own
+// process. Each pass runs N deploys per side, interleaved (cutover, baseline, cutover, ...),
+// each under a steady load through both routers; the `hog` pass keeps one core busy with
+// `stress-ng --cpu 1` throughout. Results: bench/results/bluegreen-*.json.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { localTemporal } from '../config/temporal';
 import { startSandbox, writeSandboxConfig, type Sandbox } from '../sandbox/config';
 import { startDevServer, type DevServer } from '../sandbox/devserver';
-import { percentile, startLoad, type LoadSample, type LoadStats } from '../sandbox/load';
+import { percentile, startLoad, type LoadIncident, type LoadSample, type LoadStats } from '../sandbox/load';
 import { NGINX_BIN } from '../sandbox/world';
 import { main as cli } from '../starters/cli';
 import type { Io } from '../starters/output';
@@ -30,15 +31,45 @@ import {
   type WorkerProcess,
 } from './common';
 
-const DEPLOYS = intArg('deploys', 5, 50);
+const DEPLOYS = intArg('deploys', 20, 100);
+const PASSES = passesArg();
 const RATE = intArg('rate', 200, 2000);
 const APP = 'shop';
 const ENV = 'bench';
 const DEPLOY_LIMIT_MS = 120_000;
-const TOTAL_LIMIT_MS = 15 * 60_000;
+const TOTAL_LIMIT_MS = 25 * 60_000;
 const SETTLE_MS = 300;
 
 type Side = 'cutover' | 'baseline';
+type PassName = 'quiet' | 'hog';
+
+function passesArg(): PassName[] {
+  const i = process.argv.indexOf('--passes');
+  const raw = i === -1 ? 'quiet,hog' : (process.argv[i + 1] ?? '');
+  const names = raw.split(',').filter(Boolean);
+  if (names.length === 0 || !names.every((n): n is PassName => n === 'quiet' || n === 'hog')) {
+    throw new Error(`--passes must list quiet and/or hog, e.g. --passes quiet,hog (got ${JSON.stringify(raw)})`);
+  }
+  return names;
+}
+
+/** One core kept busy for the whole pass: Debian's stress-ng (scripts/setup.sh installs it). */
+async function startHog(): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child: ChildProcess = spawn('stress-ng', ['--cpu', '1', '--cpu-method', 'matrixprod', '--timeout', '30m', '--quiet'], { stdio: 'ignore' });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', (e) => reject(new Error(`stress-ng did not start (run scripts/setup.sh): ${e.message}`)));
+    child.once('spawn', () => resolve());
+  });
+  await sleep(1000); // let it take its core before measuring
+  return {
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000).then(() => void child.kill('SIGKILL'))]);
+    },
+  };
+}
 
 interface DeployRun {
   side: Side;
@@ -52,7 +83,18 @@ interface DeployRun {
   cliReturnMs?: number;
   /** First router switch to the end of verification, ms. */
   switchWindowMs: number;
-  load: { sent: number; failed: number; staleRetries: number; failures: string[]; versions: Record<string, number> };
+  load: {
+    sent: number;
+    failed: number;
+    staleRetries: number;
+    staleRetriesNotFlaggedByNode: number;
+    failures: string[];
+    versions: Record<string, number>;
+    /** Stale retries and failures, timed from the first router switch (ms). */
+    incidents: (LoadIncident & { fromSwitchStartMs: number })[];
+  };
+  /** cutover only: how long each host's switchRouter activity ran, ms. */
+  switchRouterMs?: number[];
   switchLatencyMs: { requests: number; p50: number; p99: number; max: number };
   /** cutover only. */
   orchestration?: {
@@ -75,8 +117,16 @@ function inWindow(samples: LoadSample[], from: number, to: number): LoadSample[]
   return samples.filter((s) => s.at >= from && s.at <= to);
 }
 
-function loadFigures(stats: LoadStats) {
-  return { sent: stats.sent, failed: stats.failed, staleRetries: stats.staleRetries, failures: stats.failures.slice(0, 5), versions: stats.versions };
+function loadFigures(stats: LoadStats, switchStart: number): DeployRun['load'] {
+  return {
+    sent: stats.sent,
+    failed: stats.failed,
+    staleRetries: stats.staleRetries,
+    staleRetriesNotFlaggedByNode: stats.staleRetriesNotFlaggedByNode,
+    failures: stats.failures.slice(0, 5),
+    versions: stats.versions,
+    incidents: stats.incidents.slice(0, 40).map((i) => ({ ...i, fromSwitchStartMs: round(i.at - switchStart) })),
+  };
 }
 
 function latencyFigures(samples: LoadSample[]) {
@@ -196,7 +246,8 @@ async function run(): Promise<void> {
             wallMs: round(tl.closed - t0),
             cliReturnMs: tCli - t0,
             switchWindowMs: round(tl.closed - switchStart),
-            load: loadFigures(stats),
+            load: loadFigures(stats, switchStart),
+            switchRouterMs: switches.map((a) => round(a.closed - a.started)),
             switchLatencyMs: latencyFigures(inWindow(stats.samples, switchStart, tl.closed)),
             orchestration: {
               activityMs: round(activityMs),
@@ -222,7 +273,7 @@ async function run(): Promise<void> {
             ok: b.code === 0 && Number.isFinite(end),
             wallMs: end - b.t0,
             switchWindowMs: end - switchStart,
-            load: loadFigures(stats),
+            load: loadFigures(stats, switchStart),
             switchLatencyMs: latencyFigures(inWindow(stats.samples, switchStart, end)),
             marks: Object.fromEntries(Object.entries(b.marks).map(([k, v]) => [k, v - b.t0])),
           };
@@ -247,13 +298,7 @@ async function run(): Promise<void> {
     const warmup = [await deploy('cutover', 0), await deploy('baseline', 0)];
     if (!warmup.every((w) => w.ok)) throw new Error(`warm-up failed: ${JSON.stringify(warmup.map((w) => w.output))}`);
 
-    const runs: DeployRun[] = [];
-    for (let i = 1; i <= DEPLOYS; i++) {
-      runs.push(await deploy('cutover', i));
-      runs.push(await deploy('baseline', i));
-    }
-
-    const report = (side: Side) => {
+    const report = (runs: DeployRun[], side: Side) => {
       const rs = runs.filter((r) => r.side === side);
       const ok = rs.filter((r) => r.ok);
       // Latency pooled over the switch windows of every deploy of this side.
@@ -264,6 +309,8 @@ async function run(): Promise<void> {
         requestsSent: rs.reduce((a, r) => a + r.load.sent, 0),
         requestsFailed: rs.reduce((a, r) => a + r.load.failed, 0),
         staleRetries: rs.reduce((a, r) => a + r.load.staleRetries, 0),
+        staleRetriesNotFlaggedByNode: rs.reduce((a, r) => a + r.load.staleRetriesNotFlaggedByNode, 0),
+        deploysWithFailedRequests: rs.filter((r) => r.load.failed > 0).length,
         switchWindowMs: summary(ok.map((r) => r.switchWindowMs)),
         switchLatencyMs: {
           pooled,
@@ -279,24 +326,55 @@ async function run(): Promise<void> {
               inWorkflowOverheadMs: summary(ok.map((r) => r.orchestration!.inWorkflowOverheadMs)),
               triggerToDeployStartMs: summary(ok.map((r) => r.orchestration!.triggerToDeployStartMs)),
               historyEvents: summary(ok.map((r) => r.orchestration!.historyEvents)),
+              switchRouterMs: summary(ok.flatMap((r) => r.switchRouterMs ?? [])),
             }
           : {}),
       };
     };
-    const cut = report('cutover');
-    const base = report('baseline');
+
+    const runPass = async (name: PassName) => {
+      say(`pass "${name}": ${DEPLOYS} deploys per side${name === 'hog' ? ', one core kept busy by stress-ng --cpu 1' : ''}`);
+      const hog = name === 'hog' ? await startHog() : undefined;
+      const loadAverageAtStart = loadavg().map((l) => round(l, 2));
+      const loadSamples: number[] = [];
+      const loadTimer = setInterval(() => loadSamples.push(round(loadavg()[0]!, 2)), 5000);
+      const runs: DeployRun[] = [];
+      try {
+        for (let i = 1; i <= DEPLOYS; i++) {
+          runs.push(await deploy('cutover', i));
+          runs.push(await deploy('baseline', i));
+        }
+      } finally {
+        clearInterval(loadTimer);
+        await hog?.stop();
+      }
+      const cut = report(runs, 'cutover');
+      const base = report(runs, 'baseline');
+      return {
+        name,
+        hog: name === 'hog' ? 'stress-ng --cpu 1 --cpu-method matrixprod (one core busy for the whole pass)' : null,
+        loadAverage: { atStart: loadAverageAtStart, atEnd: loadavg().map((l) => round(l, 2)), oneMinuteSamples: summary(loadSamples) },
+        cutover: cut,
+        baseline: base,
+        ratio: {
+          meanWallCutoverOverBaseline: round(cut.wallMs.mean / base.wallMs.mean, 3),
+          meanCliReturnCutoverOverBaseline: round((cut.cliReturnMs?.mean ?? NaN) / base.wallMs.mean, 3),
+          pooledSwitchP99CutoverOverBaseline: round(cut.switchLatencyMs.pooled.p99 / base.switchLatencyMs.pooled.p99, 2),
+        },
+        runs,
+      };
+    };
+    const passes = [];
+    for (const name of PASSES) passes.push(await runPass(name));
+
     const result = {
       benchmark: 'bluegreen',
       at: new Date(startedAt).toISOString(),
       machine: { cores: cpus().length, node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) },
-      settings: { deploys: DEPLOYS, ratePerSecond: RATE, routers: urls.length, hosts: hosts.length, warmupDeploysPerSide: 1, settleMs: SETTLE_MS },
-      cutover: cut,
-      baseline: base,
-      ratio: {
-        meanWallCutoverOverBaseline: round(cut.wallMs.mean / base.wallMs.mean, 3),
-        meanCliReturnCutoverOverBaseline: round((cut.cliReturnMs?.mean ?? NaN) / base.wallMs.mean, 3),
-      },
+      settings: { deploys: DEPLOYS, passes: PASSES, ratePerSecond: RATE, routers: urls.length, hosts: hosts.length, warmupDeploysPerSide: 1, settleMs: SETTLE_MS },
+      passes: passes.map(({ runs: _runs, ...p }) => p),
       notes: [
+        'Failed requests: every load request without a 200 answer, except a request whose keep-alive connection (one that had already carried an answer) was closed before any byte of its answer: that one is re-sent once on a fresh connection, as browsers, curl and HTTP libraries do for idempotent requests (RFC 9112 9.3.1), counted in staleRetries; if the re-sent request fails, it counts as failed. A request on a fresh connection is never re-sent. staleRetriesNotFlaggedByNode: stale connections that Node\'s req.reusedSocket did not flag (a request that waited in the agent queue for a busy socket).',
         `Load: ${RATE} requests/s in total, round-robin over both nginx routers, started ${SETTLE_MS} ms before the trigger and stopped ${SETTLE_MS} ms after the deploy ended; "requestsSent/Failed" count every request of those windows.`,
         'Deploys alternate v2/v3 and cutover/baseline, so every deploy moves traffic to the other colour; one unmeasured warm-up deploy per side first.',
         'Teardown: cutover runs with teardownDelay 1h. The idle slot of each deploy is the previous live colour; the deploy stops it as its first step (the environment workflow drops the teardown timer when the next deploy starts), exactly as the baseline stops the idle slot first. So no teardown activity overlaps any deploy and both sides stop a running app every time.',
@@ -307,28 +385,34 @@ async function run(): Promise<void> {
         'The worker is its own process (node --import tsx workers/main.ts, defaults), as in production; the CLI runs in the benchmark process (no Node start-up cost counted), the baseline is a bash process using OpenSSH with StrictHostKeyChecking=yes.',
         'The baseline does the same steps as the blue-green workflow and with the same parallelism (read + prepare on all hosts in parallel, switch host after host, then verify); its health poll and verification run with the same interval/count (250 ms, 5 answers).',
       ],
-      runs,
+      runs: passes.flatMap((p) => p.runs.map((r) => ({ pass: p.name, ...r }))),
       warmup,
     };
     const file = writeResults('bluegreen', result);
     const fmt = (s: { mean: number; p50: number; max: number }): string => `${s.mean} / ${s.p50} / ${s.max}`;
-    console.log('');
-    console.log(
+    for (const p of passes) {
+      const { cutover: cut, baseline: base } = p;
+      console.log(`\npass ${p.name}: load average ${p.loadAverage.atStart.join(' ')} -> ${p.loadAverage.atEnd.join(' ')}`);
+      console.log(
       table([
         ['', 'cutover', 'baseline'],
         ['deploys ok', `${cut.succeeded}/${cut.deploys}`, `${base.succeeded}/${base.deploys}`],
         ['requests sent / failed', `${cut.requestsSent} / ${cut.requestsFailed}`, `${base.requestsSent} / ${base.requestsFailed}`],
+        ['stale keep-alive retries (not flagged by Node)', `${cut.staleRetries} (${cut.staleRetriesNotFlaggedByNode})`, `${base.staleRetries} (${base.staleRetriesNotFlaggedByNode})`],
         ['switch-window latency ms p50 / p99 (pooled)', `${cut.switchLatencyMs.pooled.p50} / ${cut.switchLatencyMs.pooled.p99}`, `${base.switchLatencyMs.pooled.p50} / ${base.switchLatencyMs.pooled.p99}`],
         ['switch p50 latency ms (mean/p50/max of deploys)', fmt(cut.switchLatencyMs.p50OfDeploys), fmt(base.switchLatencyMs.p50OfDeploys)],
         ['switch p99 latency ms (mean/p50/max of deploys)', fmt(cut.switchLatencyMs.p99OfDeploys), fmt(base.switchLatencyMs.p99OfDeploys)],
         ['wall ms trigger->serving (mean/p50/max)', fmt(cut.wallMs), fmt(base.wallMs)],
         ['CLI return ms (mean/p50/max)', cut.cliReturnMs ? fmt(cut.cliReturnMs) : '-', '-'],
         ['orchestration overhead ms (mean/p50/max)', cut.orchestrationOverheadMs ? fmt(cut.orchestrationOverheadMs) : '-', '-'],
-        ['ratio cutover/baseline mean wall', String(result.ratio.meanWallCutoverOverBaseline), ''],
+        ['switchRouter ms per host (mean/p50/max)', cut.switchRouterMs ? fmt(cut.switchRouterMs) : '-', '-'],
+        ['ratio cutover/baseline mean wall', String(p.ratio.meanWallCutoverOverBaseline), ''],
+        ['ratio cutover/baseline pooled switch p99', String(p.ratio.pooledSwitchP99CutoverOverBaseline), ''],
       ]),
-    );
+      );
+    }
     console.log(`\nresults: ${file}`);
-    failed = runs.some((r) => !r.ok);
+    failed = passes.some((p) => p.runs.some((r) => !r.ok));
   } catch (err) {
     failed = true;
     console.error(err);

@@ -51,12 +51,20 @@ export interface WorkerProcess {
   /** Resident set size now and the kernel's high-water mark (VmHWM), in bytes. */
   memory(): { rss: number; hwm: number } | null;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash or an OOM kill would; resolves once the process is gone. */
+  kill(): Promise<void>;
 }
 
-export async function startWorkerProcess(address: string, logFile: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+/**
+ * `compiled`: run dist/workers/main.js (what `npm run worker` runs; scripts/build.sh must have
+ * run), which loads the prebuilt workflow bundle; otherwise workers/main.ts through tsx, which
+ * bundles the workflows at start.
+ */
+export async function startWorkerProcess(address: string, logFile: string, extraEnv: NodeJS.ProcessEnv = {}, opts: { compiled?: boolean } = {}): Promise<WorkerProcess> {
   const fd = openSync(logFile, 'a');
   // node --import tsx: one process (the tsx CLI would add a wrapper process around it).
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'workers', 'main.ts')], {
+  const args = opts.compiled ? [join(REPO, 'dist', 'workers', 'main.js')] : ['--import', 'tsx', join(REPO, 'workers', 'main.ts')];
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO,
     env: { ...process.env, TEMPORAL_ADDRESS: address, ...extraEnv },
     stdio: ['ignore', fd, fd],
@@ -88,6 +96,11 @@ export async function startWorkerProcess(address: string, logFile: string, extra
       } catch {
         return null;
       }
+    },
+    async kill() {
+      if (exited) return;
+      child.kill('SIGKILL');
+      await done;
     },
     async stop() {
       if (exited) return;

@@ -1,13 +1,17 @@
-// `npm run bench:scale [-- --envs N]`: the orchestration itself at scale. N environments
-// (default 200) each get one blue-green deploy, all requested at once, against ONE cutover
-// worker (its own process, workers/main.ts with its defaults) and the dev server, over the
+// `npm run bench:scale [-- --envs N --workers W --kill]`: the orchestration itself at scale. N
+// environments (default 1000) each get one blue-green deploy, all requested at once, against W
+// cutover workers (default 1; each its own process, workers/main.ts with its defaults or the
+// CUTOVER_* tuning variables of this process's environment) and the dev server, over the
 // same two sandbox sshd hosts. The slot commands are cheap but everything else is real: every
 // activity runs its command over the worker's SSH connection to the host (host key checked,
 // one shared connection per host, at most 8 commands at once on it); the switch
 // really writes a per-environment upstream file on the host (temp file + rename); verify
 // really curls, from the host, a router URL whose answer comes from that file.
+// With --kill (two or more workers), the first worker is SIGKILLed once a third of the deploys
+// have closed; the others must finish every deploy, each exactly once.
 // Results: bench/results/scale-*.json.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +22,11 @@ import { startDevServer, type DevServer } from '../sandbox/devserver';
 import { freePort } from '../sandbox/world';
 import { sendDeploy } from '../starters/environment-client';
 import { deployRequestSchema, type DeployRequest, type Plan } from '../contract';
-import { deployTimeline, interrupted, intArg, round, sleep, startWorkerProcess, summary, table, within, writeResults, type DeployTimeline, type WorkerProcess } from './common';
+import { deployTimeline, interrupted, intArg, REPO, RESULTS_DIR, round, sleep, startWorkerProcess, summary, table, within, writeResults, type DeployTimeline, type WorkerProcess } from './common';
 
-const ENVS = intArg('envs', 200, 1000);
+const ENVS = intArg('envs', 1000, 2000);
+const WORKERS = intArg('workers', 1, 4);
+const KILL = process.argv.includes('--kill');
 const APP = 'scale';
 const VERSION = 'v1';
 const TOTAL_LIMIT_MS = intArg('limit-min', 10, 120) * 60_000;
@@ -65,7 +71,8 @@ function scalePlan(sandbox: Sandbox, base: string, env: string, routerPort: numb
         address: '{{address}}',
         blue: { port: first.ports.blue },
         green: { port: first.ports.green },
-        start: 'echo started {{color}} {{version}} on {{host}}',
+        // One line per run, so the benchmark can count how often each start really ran.
+        start: `echo started {{color}} {{version}} >> ${base}/{{host}}/scale/${env}/starts.log`,
         stop: 'true',
         installed: 'true',
         health: 'true',
@@ -95,6 +102,68 @@ async function closedDeploys(client: Client): Promise<number> {
   return r.count;
 }
 
+/** Runs of each deploy workflow id (a retried or duplicated deploy would show up as a second run). */
+async function deployRuns(client: Client): Promise<Map<string, { runs: number; completed: number }>> {
+  const out = new Map<string, { runs: number; completed: number }>();
+  for await (const w of client.workflow.list({ query: `WorkflowType='blueGreenDeploy'` })) {
+    const x = out.get(w.workflowId) ?? { runs: 0, completed: 0 };
+    x.runs++;
+    if (w.status.name === 'COMPLETED') x.completed++;
+    out.set(w.workflowId, x);
+  }
+  return out;
+}
+
+interface ScenarioSummary {
+  file: string;
+  at: string;
+  settings: { environments: number; workers: number; killFirstWorker: boolean };
+  [figure: string]: unknown;
+}
+
+/**
+ * The key figures of the latest run of each other scenario (e.g. one worker at 1,000
+ * environments, two workers with one SIGKILLed), carried into scale-latest.json so it answers
+ * for all of them; each names its own results file.
+ */
+function otherScenarios(now: { environments: number; workers: number; killFirstWorker: boolean }): ScenarioSummary[] {
+  const key = (x: { workers: number; killFirstWorker: boolean }): string => `${x.workers}/${x.killFirstWorker}`;
+  const latest = join(RESULTS_DIR, 'scale-latest.json');
+  if (!existsSync(latest)) return [];
+  const prev = JSON.parse(readFileSync(latest, 'utf8')) as Record<string, unknown> & { at: string; settings: ScenarioSummary['settings']; otherScenarios?: ScenarioSummary[] };
+  const file =
+    readdirSync(RESULTS_DIR).find((f) => {
+      if (!f.startsWith('scale-') || f === 'scale-latest.json') return false;
+      try {
+        return (JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as { at?: string }).at === prev.at;
+      } catch {
+        return false;
+      }
+    }) ?? 'scale-latest.json (earlier)';
+  const mine: ScenarioSummary = {
+    file,
+    at: prev.at,
+    settings: { environments: prev.settings.environments, workers: prev.settings.workers ?? 1, killFirstWorker: prev.settings.killFirstWorker ?? false },
+    ...Object.fromEntries(['timedOut', 'deploys', 'allFinishedMs', 'deploysPerMinute', 'workers', 'workerPeakRssMb', 'killed', 'exactlyOnce', 'eventsPerDeployHistory', 'machine'].map((k) => [k, prev[k]])),
+  };
+  return [mine, ...(prev.otherScenarios ?? [])]
+    .filter((x) => key(x.settings) !== key(now))
+    .filter((x, i, all) => all.findIndex((y) => key(y.settings) === key(x.settings)) === i);
+}
+
+/** How many times the start command ran, per host and environment. */
+function startCounts(base: string, hosts: string[], envs: string[]): number[] {
+  return hosts.flatMap((h) =>
+    envs.map((env) => {
+      try {
+        return readFileSync(join(base, h, 'scale', env, 'starts.log'), 'utf8').split('\n').filter((l) => l.startsWith('started ')).length;
+      } catch {
+        return 0;
+      }
+    }),
+  );
+}
+
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
@@ -116,28 +185,36 @@ async function run(): Promise<void> {
   const say = (s: string): void => console.log(`[scale] ${s}`);
   let server: DevServer | undefined;
   let sandbox: Sandbox | undefined;
-  let worker: WorkerProcess | undefined;
+  const workers: WorkerProcess[] = [];
   let client: Client | undefined;
   let router: http.Server | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let failed = false;
   try {
-    say(`world in ${dir}: dev server, 2 sshd hosts, 1 worker process; ${ENVS} environments`);
+    say(`world in ${dir}: dev server, 2 sshd hosts, ${WORKERS} worker process(es)${KILL ? ', the first SIGKILLed mid-run' : ''}; ${ENVS} environments`);
     server = await startDevServer({ dir });
     const base = join(dir, 'hosts');
     sandbox = await startSandbox({ base, app: APP, env: 'all', releases: {} });
     const routerPort = await freePort();
     router = await startRouterStandIn(base, routerPort);
+    if (KILL && WORKERS < 2) throw new Error('--kill needs --workers 2 or more: someone has to finish the work');
     const envs = Array.from({ length: ENVS }, (_, i) => `e${String(i + 1).padStart(4, '0')}`);
     for (const h of sandbox.hosts) for (const env of envs) mkdirSync(join(base, h.name, 'scale', env), { recursive: true });
 
-    worker = await startWorkerProcess(server.address, join(dir, 'worker.log'));
-    const idle = worker.memory();
-    let peakRss = idle?.rss ?? 0;
-    const w = worker;
+    await new Promise<void>((resolve, reject) =>
+      execFile('bash', [join(REPO, 'scripts', 'build.sh')], (err, _o, stderr) => (err ? reject(new Error(`scripts/build.sh failed: ${stderr}`)) : resolve())),
+    );
+    for (let i = 0; i < WORKERS; i++) workers.push(await startWorkerProcess(server.address, join(dir, `worker-${i + 1}.log`), {}, { compiled: true }));
+    const idle = workers.map((w) => w.memory());
+    const peakRss = idle.map((m) => m?.rss ?? 0);
+    const lastMemory = idle.slice();
     sampler = setInterval(() => {
-      const m = w.memory();
-      if (m && m.rss > peakRss) peakRss = m.rss;
+      workers.forEach((w, i) => {
+        const m = w.memory();
+        if (!m) return;
+        lastMemory[i] = m;
+        if (m.rss > peakRss[i]!) peakRss[i] = m.rss;
+      });
     }, 100);
     client = new Client({ connection: await Connection.connect(await localTemporal(server.address)) });
 
@@ -159,6 +236,7 @@ async function run(): Promise<void> {
     let finished = 0;
     const progress = setInterval(() => say(`${finished}/${ENVS} deploys closed after ${round((Date.now() - t0) / 1000)} s`), 10_000);
     let timedOut = false;
+    let killed: { afterMs: number; closedBefore: number; pid: number } | undefined;
     try {
       // At the time limit (or on Ctrl-C), stop waiting and report what finished (partial figures).
       while (finished < ENVS) {
@@ -168,6 +246,11 @@ async function run(): Promise<void> {
         }
         await sleep(2000);
         finished = await closedDeploys(c).catch(() => finished);
+        if (KILL && !killed && finished >= ENVS / 3) {
+          killed = { afterMs: Date.now() - t0, closedBefore: finished, pid: workers[0]!.pid };
+          say(`SIGKILL worker 1 (pid ${killed.pid}) with ${finished}/${ENVS} deploys closed`);
+          await workers[0]!.kill();
+        }
       }
     } finally {
       clearInterval(progress);
@@ -176,7 +259,7 @@ async function run(): Promise<void> {
     const doneMs = Date.now() - t0;
     clearInterval(sampler);
     sampler = undefined;
-    const end = worker.memory();
+    const runsPerDeploy = await deployRuns(c);
 
     const timelines: DeployTimeline[] = await mapLimit(requests, 10, (r) =>
       deployTimeline(c, r.deployId).catch((): DeployTimeline => ({ events: 0, started: NaN, closed: NaN, status: 'other', activities: [] })),
@@ -200,11 +283,28 @@ async function run(): Promise<void> {
     ).length;
 
     const mb = (b: number | undefined): number => round((b ?? NaN) / 2 ** 20);
+    const ids = new Set(requests.map((r) => r.deployId));
+    const runCounts = requests.map((r) => runsPerDeploy.get(r.deployId) ?? { runs: 0, completed: 0 });
+    const exactlyOnce = {
+      deploysWithOneCompletedRun: runCounts.filter((x) => x.runs === 1 && x.completed === 1).length,
+      deploysWithMoreThanOneRun: runCounts.filter((x) => x.runs > 1).length,
+      deploysNeverRun: runCounts.filter((x) => x.runs === 0).length,
+      unexpectedDeployWorkflows: [...runsPerDeploy.keys()].filter((id) => !ids.has(id)).length,
+      startSlotRunsPerHost: summary(startCounts(base, sandbox.hosts.map((h) => h.name), envs)),
+    };
     const result = {
       benchmark: 'scale',
       at: new Date(startedAt).toISOString(),
       machine: { cores: cpus().length, node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) },
-      settings: { environments: ENVS, hosts: sandbox.hosts.length, activitiesPerDeploy: round(activities.length / Math.max(1, timelines.length), 1), worker: 'workers/main.ts, SDK default slots (100 activities, 40 workflow tasks)' },
+      settings: {
+        environments: ENVS,
+        hosts: sandbox.hosts.length,
+        workers: WORKERS,
+        killFirstWorker: KILL,
+        activitiesPerDeploy: round(activities.length / Math.max(1, timelines.length), 1),
+        worker: 'node dist/workers/main.js (npm run worker: the prebuilt workflow bundle); tuning from the CUTOVER_* variables (workers/tuning.ts), their defaults unless set',
+        tuningEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CUTOVER_'))),
+      },
       timedOut,
       timeLimitMs: TOTAL_LIMIT_MS,
       deploys: { requested: ENVS, succeeded: ok.length, notSucceeded: timelines.length - ok.length },
@@ -215,7 +315,14 @@ async function run(): Promise<void> {
       activitiesPerSecond: round(activities.length / (doneMs / 1000), 2),
       deploysPerMinute: round(ok.length / ((timedOut ? doneMs : allFinishMs) / 60_000)),
       deployDurationMs: summary(durations),
-      workerRssMb: { idle: mb(idle?.rss), peakSampled: mb(peakRss), vmHwm: mb(end?.hwm), end: mb(end?.rss) },
+      workers: workers.map((w, i) => ({
+        pid: w.pid,
+        sigkilled: killed?.pid === w.pid,
+        rssMb: { idle: mb(idle[i]?.rss), peakSampled: mb(peakRss[i]), vmHwm: mb(lastMemory[i]?.hwm), last: mb(lastMemory[i]?.rss) },
+      })),
+      workerPeakRssMb: mb(Math.max(...peakRss)),
+      killed: killed ?? null,
+      exactlyOnce,
       eventsPerDeployHistory: summary(ok.map((t) => t.events)),
       eventsPerEnvironmentHistory: { sampledEnvironments: envEvents.length, ...summary(envEvents) },
       activities: {
@@ -234,7 +341,7 @@ async function run(): Promise<void> {
         'queuedMs is ActivityTaskScheduled -> Started (waiting for one of the worker\'s 100 activity slots), ranMs Started -> Completed (waiting for one of the host\'s 8 SSH sessions + the command).',
       ],
     };
-    const file = writeResults('scale', result);
+    const file = writeResults('scale', { ...result, otherScenarios: otherScenarios(result.settings) });
     console.log('');
     console.log(
       table([
@@ -244,7 +351,9 @@ async function run(): Promise<void> {
         ['activities completed per second', result.activitiesPerSecond],
         ['deploys per minute', result.deploysPerMinute],
         ['deploy duration mean / p50 / max', `${result.deployDurationMs.mean} / ${result.deployDurationMs.p50} / ${result.deployDurationMs.max} ms`],
-        ['worker RSS idle / peak (sampled) / VmHWM', `${result.workerRssMb.idle} / ${result.workerRssMb.peakSampled} / ${result.workerRssMb.vmHwm} MB`],
+        ...result.workers.map((w, i) => [`worker ${i + 1} RSS idle / peak (sampled) / VmHWM${w.sigkilled ? ' (SIGKILLed)' : ''}`, `${w.rssMb.idle} / ${w.rssMb.peakSampled} / ${w.rssMb.vmHwm} MB`]),
+        ['deploys with exactly one completed run / more runs / none', `${exactlyOnce.deploysWithOneCompletedRun} / ${exactlyOnce.deploysWithMoreThanOneRun} / ${exactlyOnce.deploysNeverRun}`],
+        ['startSlot runs per host and env (mean / max)', `${exactlyOnce.startSlotRunsPerHost.mean} / ${exactlyOnce.startSlotRunsPerHost.max}`],
         ['events per deploy history (mean)', result.eventsPerDeployHistory.mean],
         ['activities (retried)', `${activities.length} (${result.activities.retried})`],
         ['activity queued / ran mean ms', `${result.activities.queuedMs.mean} / ${result.activities.ranMs.mean}`],
@@ -252,7 +361,7 @@ async function run(): Promise<void> {
       ]),
     );
     console.log(`\nresults: ${file}`);
-    failed = ok.length !== ENVS;
+    failed = ok.length !== ENVS || exactlyOnce.deploysWithOneCompletedRun !== ENVS || exactlyOnce.unexpectedDeployWorkflows > 0;
     if (failed) say(`${ENVS - ok.length} deploys did not succeed`);
   } catch (err) {
     failed = true;
@@ -261,7 +370,7 @@ async function run(): Promise<void> {
   } finally {
     if (sampler) clearInterval(sampler);
     await client?.connection.close().catch(() => undefined);
-    await worker?.stop().catch(() => undefined);
+    await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
     router?.closeAllConnections();
     await new Promise<void>((r) => (router ? router.close(() => r()) : r()));
     await sandbox?.stop().catch(() => undefined);

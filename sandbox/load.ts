@@ -1,22 +1,47 @@
 // A bounded load generator: a steady rate of requests through the routers for as long as it
 // runs, recording every failure, the versions that answered and the latency of each request.
 import http from 'node:http';
+import type { Socket } from 'node:net';
 
 export interface LoadStats {
   sent: number;
   failed: number;
   failures: string[];
   /**
-   * Requests re-sent because a reused keep-alive connection was closed by an nginx worker
-   * retiring at reload before any answer, as browsers and HTTP clients do for idempotent
-   * requests. Counted, not hidden; a second failure counts as failed.
+   * Requests re-sent because a keep-alive connection that had already carried an answer was
+   * closed (FIN or RST) before any byte of this request's answer: what an nginx worker retiring
+   * at reload does to its idle keep-alive connections. Browsers, curl and HTTP client libraries
+   * re-send an idempotent request then (RFC 9112 §9.3.1). Counted, not hidden; the retry goes on
+   * a fresh connection, and a second failure counts as failed. A request on a fresh connection
+   * is never retried.
    */
   staleRetries: number;
+  /**
+   * Of staleRetries, those Node did not flag `req.reusedSocket`: a request that waited in the
+   * agent's queue (every socket busy) and was handed a socket right as it finished its previous
+   * answer. Node sets the flag only for sockets taken from the idle pool.
+   */
+  staleRetriesNotFlaggedByNode: number;
+  /** The first stale retries and failures, with when and on which connection they happened. */
+  incidents: LoadIncident[];
   /** Answers per X-App-Version. */
   versions: Record<string, number>;
   latenciesMs: number[];
   /** One entry per request: when it was sent (epoch ms), its latency, and whether it failed. */
   samples: LoadSample[];
+}
+
+export interface LoadIncident {
+  kind: 'staleRetry' | 'failed';
+  /** Epoch ms when the request was sent. */
+  at: number;
+  url: string;
+  error: string;
+  /** Answers the connection had carried before this request (0: a fresh connection). */
+  earlierAnswers: number;
+  nodeReusedFlag: boolean;
+  /** Whether this was the retry of a stale request. */
+  retry: boolean;
 }
 
 export interface LoadSample {
@@ -34,9 +59,12 @@ export interface Load {
 }
 
 /** Send `ratePerSecond` requests in total, spread over `urls`, until stop() or `maxMs`. */
-export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_000): Load {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const stats: LoadStats = { sent: 0, failed: 0, failures: [], staleRetries: 0, versions: {}, latenciesMs: [], samples: [] };
+export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_000, opts: { maxSockets?: number } = {}): Load {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 64 });
+  const stats: LoadStats = { sent: 0, failed: 0, failures: [], staleRetries: 0, staleRetriesNotFlaggedByNode: 0, incidents: [], versions: {}, latenciesMs: [], samples: [] };
+  // Answers each connection has carried to the end, to tell a stale keep-alive connection from a fresh one.
+  const answersOn = new WeakMap<Socket, number>();
+  const incident = (i: LoadIncident): void => void (stats.incidents.length < 200 && stats.incidents.push(i));
   const inflight = new Set<Promise<void>>();
   const started = Date.now();
   const one = (url: string, retry = true): Promise<void> =>
@@ -47,8 +75,11 @@ export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_
       let answered = false;
       let status = 0;
       let version: string | null = null;
+      let socket: Socket | undefined;
+      let earlierAnswers = 0;
       const fail = (why: string): void => {
         stats.failed++;
+        incident({ kind: 'failed', at, url, error: why, earlierAnswers, nodeReusedFlag: req.reusedSocket, retry: !retry });
         stats.samples.push({ at, ms: performance.now() - t0, ok: false, status, version });
         if (stats.failures.length < 20) stats.failures.push(`${url}: ${why}`);
         resolve();
@@ -61,6 +92,7 @@ export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_
         version = typeof header === 'string' ? header : null;
         res.resume();
         res.on('end', () => {
+          if (socket) answersOn.set(socket, (answersOn.get(socket) ?? 0) + 1);
           stats.latenciesMs.push(performance.now() - t0);
           if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}${version ? ` from ${version}` : ''}`);
           stats.samples.push({ at, ms: performance.now() - t0, ok: true, status, version });
@@ -70,10 +102,17 @@ export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_
         });
         res.on('error', (e) => fail(e.message));
       });
+      req.on('socket', (s: Socket) => {
+        socket = s;
+        earlierAnswers = answersOn.get(s) ?? 0;
+      });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (e: NodeJS.ErrnoException) => {
-        if (retry && !answered && req.reusedSocket && (e.code === 'ECONNRESET' || e.message === 'socket hang up')) {
+        const closedByPeer = e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.message === 'socket hang up';
+        if (retry && !answered && closedByPeer && (earlierAnswers > 0 || req.reusedSocket)) {
           stats.staleRetries++;
+          if (!req.reusedSocket) stats.staleRetriesNotFlaggedByNode++;
+          incident({ kind: 'staleRetry', at, url, error: e.message, earlierAnswers, nodeReusedFlag: req.reusedSocket, retry: false });
           return void one(url, false).then(resolve);
         }
         fail(e.message);

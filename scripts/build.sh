@@ -19,6 +19,10 @@ fi
 echo "cutover: compiling the CLI and the worker to dist/" >&2
 cd "$repo"
 node_modules/.bin/tsc -p tsconfig.build.json
+# The workflow bundle the compiled worker loads (dist/workflow-bundle.js), instead of running
+# webpack at every worker start.
+if ! out="$(node dist/workers/bundle.js dist/workflow-bundle.js.tmp 2>&1)"; then printf '%s\n' "$out" >&2; exit 1; fi
+mv -f dist/workflow-bundle.js.tmp dist/workflow-bundle.js
 rm -rf dist/cli
 # ESM so that chunks load lazily; the banner gives bundled CommonJS code its `require`.
 node_modules/.bin/esbuild starters/bin.ts --bundle --platform=node --target=node20 --format=esm --splitting \

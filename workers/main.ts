@@ -10,6 +10,7 @@ import { connectOptions, describeConnection, resolveTemporal, type TemporalSetti
 import { explainConnectError } from '../config/temporal-errors';
 import { probe, ProbeFailure, splitAddress } from '../config/temporal-probe';
 import { installMetrics, metricsAddress } from './metrics';
+import { workerTuningFromEnv, WorkerTuningError } from './tuning';
 import { createCutoverWorker } from './worker';
 
 class ExitError extends Error {
@@ -43,12 +44,18 @@ async function connect(settings: TemporalSettings): Promise<NativeConnection> {
 
 async function main(): Promise<void> {
   const metrics = metricsAddress(process.env);
+  const tuning = workerTuningFromEnv();
   const settings = await resolveTemporal({ env: process.env });
   if (metrics) installMetrics(metrics);
   const connection = await connect(settings);
   try {
-    const worker = await createCutoverWorker({ connection, namespace: settings.namespace });
-    console.log(`cutover worker polling task queue ${worker.worker.options.taskQueue} on ${describeConnection(settings)}`);
+    const worker = await createCutoverWorker({ connection, namespace: settings.namespace, tuning });
+    const o = worker.worker.options;
+    console.log(
+      `cutover worker polling task queue ${o.taskQueue} on ${describeConnection(settings)}; pid ${process.pid}, ` +
+        `cache ${o.maxCachedWorkflows} workflows, ${tuning.maxConcurrentWorkflowTaskExecutions} workflow tasks, ` +
+        `${tuning.maxConcurrentActivityTaskExecutions} activities, ${tuning.sshSessionsPerHost} SSH sessions per host`,
+    );
     if (metrics) console.log(`metrics: http://${metrics}/metrics`);
     await worker.run();
   } finally {
@@ -57,6 +64,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof WorkerTuningError) {
+    console.error(`cutover worker: ${err.message}`);
+    process.exit(2);
+  }
   if (err instanceof ConfigError) {
     console.error(err.format());
     process.exit(2);

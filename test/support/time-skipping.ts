@@ -5,14 +5,14 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../../contract';
-import { workflowsPath } from '../../workers/worker';
+import { workflowBundleOptions } from '../../workers/worker';
 import { temporalBinary } from '../../sandbox/devserver';
 
 let runtimeInstalled = false;
 
 /** The workflow bundle; build it once per test file. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  return bundleWorkflowCode({ ...workflowBundleOptions, logger: new DefaultLogger('WARN') });
 }
 
 export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {

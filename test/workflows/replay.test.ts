@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { workflowsPath } from '../../workers/worker';
+import { workflowBundleOptions } from '../../workers/worker';
 import * as registered from '../../workflows';
 import { recordedHistories } from '../support/histories';
 
@@ -12,7 +12,7 @@ let bundle: WorkflowBundleWithSourceMap;
 
 before(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  bundle = await bundleWorkflowCode({ ...workflowBundleOptions, logger: new DefaultLogger('WARN') });
 });
 
 describe('recorded histories replay deterministically', () => {
