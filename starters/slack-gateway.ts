@@ -1,6 +1,6 @@
 // `cutover slack-gateway`: the HTTP service Slack's interactivity URL points at. It runs until
 // SIGINT or SIGTERM, then stops listening and closes its Temporal connection.
-import { checkNames, loadCliConfig, settingsWithoutPlan, type GlobalOptions } from './commands';
+import { loadCliConfig, settingsWithoutPlan, type GlobalOptions } from './commands';
 import { startSlackGateway } from './gateways/slack';
 import { CliError, EXIT, type Io, type Outcome, type Output } from './output';
 import { connectTemporal } from './temporal';
@@ -14,7 +14,6 @@ export async function slackGatewayCommand(g: GlobalOptions, io: Io, out: Output)
   const port = Number(portText);
   if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new CliError(`CUTOVER_GATEWAY_PORT: expected a port number, got ${JSON.stringify(portText)}`, EXIT.badInput);
   const { config } = loadCliConfig(g, io);
-  for (const name of Object.keys(config.slackUsers)) checkNames({ [`slackUsers.${name}`]: name });
   const t = await connectTemporal(await settingsWithoutPlan(g, io));
   const gateway = await startSlackGateway({
     port,
