@@ -110,12 +110,15 @@ describe('freeze windows', () => {
       const req = deployRequest(plan, 'v3');
       const before = world.events.length;
       await sendDeploy(testEnv.client, req, tq);
-      await assert.rejects(childResult(testEnv.client, req.deployId), (err: unknown) => /frozen by incident until .* UTC; nothing was changed/.test(causes(err)));
+      // Through the state query, not the result: awaiting a result lets the server skip time, and
+      // the hour-long teardown of v1 would fire before the rollback below.
+      const state = await waitForState(testEnv.client, 'shop', env, (s) => s.recent[0]?.id === req.deployId);
+      assert.equal(state.recent[0]?.outcome, 'failed');
+      assert.match(state.recent[0]?.reason ?? '', /frozen by incident until .* UTC; nothing was changed/);
+      assert.equal(state.recent[0]?.failureType, 'DeployFrozen');
       assert.equal(world.events.length, before, 'no host touched');
       assert.deepEqual(world.serving(), ['green:v2', 'green:v2']);
       assert.ok(world.slack.some((m) => m.text.includes(':no_entry:') && m.text.includes('frozen by incident')), 'Slack says it was refused');
-      const state = await waitForState(testEnv.client, 'shop', env, (s) => s.recent[0]?.id === req.deployId);
-      assert.equal(state.recent[0]?.outcome, 'failed');
       assert.equal(state.previous?.version, 'v1', 'a refused deploy keeps the colour kept for rollback');
       // Rollback is never frozen.
       const rb = rollbackRequest(plan, 'rb-frozen');
