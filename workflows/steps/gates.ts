@@ -1,7 +1,8 @@
 // What a deploy waits for before it changes anything: its scheduled time, a freeze window
-// (waited out or refused, as the environment says), and for a `--break-glass` deploy inside a
-// freeze, one approval. Each wait is a visible timer or condition; the environment is told
-// where the deploy stands, and that it is past its gates, before any host changes.
+// (waited out or refused, as the environment says; a `--break-glass` deploy waits for its
+// approvals instead), and the environment's approval policy when it applies before the start.
+// Each wait is a visible timer or condition; the environment is told where the deploy stands,
+// and that it is past its gates, before any host changes.
 import { ApplicationFailure, getExternalWorkflowHandle, log, sleep, workflowInfo } from '@temporalio/workflow';
 import { deployGateSignal, type GateStatus } from '../../contract/api';
 import type { ApprovalRule } from '../../contract/approval';
@@ -28,15 +29,19 @@ export async function freezeNow(plan: Plan): Promise<ActiveFreeze | null> {
 
 export const describeFreeze = (f: ActiveFreeze): string => `frozen by ${f.windows.join(' + ')} until ${f.endsText}`;
 
-/** Tell the environment where the deploy stands; awaited, so `passed` reaches it before any host changes. */
+/** Tell the environment where the deploy stands (what it shows); a lost status is logged, not fatal. */
 async function tellEnvironment(deployId: string, gate: GateStatus): Promise<void> {
-  const parent = workflowInfo().parent;
-  if (!parent) return;
   try {
-    await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(deployGateSignal, { deployId, gate });
+    await signalEnvironment(deployId, gate);
   } catch (err) {
     log.warn('could not tell the environment where the deploy stands', { error: String(err) });
   }
+}
+
+/** Awaited: the signal has reached the environment when this resolves. */
+async function signalEnvironment(deployId: string, gate: GateStatus): Promise<void> {
+  const parent = workflowInfo().parent;
+  if (parent) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(deployGateSignal, { deployId, gate });
 }
 
 /** The environment's approval policy as one round's rule, or a break-glass's one approver. */
@@ -115,7 +120,11 @@ export async function requireApproval(request: DeployRequest, approvals: Approva
   await approvals.require(`deploy of ${request.version} ${when}`, rule, Date.now() + policy.timeoutMs, 'reject');
 }
 
-/** Past its gates and its preflight: tell the environment the hosts are about to change (awaited). */
+/**
+ * Past its gates and its preflight: tell the environment the hosts are about to change. Not
+ * best-effort: until the environment knows, it keeps the colour this deploy is about to stop as
+ * the one to roll back to, so a deploy that cannot tell it fails here, before any change.
+ */
 export function beginChanges(deployId: string): Promise<void> {
-  return tellEnvironment(deployId, { phase: 'passed', message: 'changing the hosts' });
+  return signalEnvironment(deployId, { phase: 'passed', message: 'changing the hosts' });
 }
