@@ -2,6 +2,8 @@
 // each built from injected clients and config so tests can point them at local servers.
 import type { Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../contract/spec';
+import { createAuditActivities } from './audit';
+import type { AuditStore } from './audit/store';
 import { createFreezeActivities } from './freeze';
 import { createNginxActivities } from './nginx';
 import { createPrometheusActivities } from './prometheus';
@@ -19,6 +21,8 @@ export interface ActivityDeps {
   prometheus?: PrometheusDeps;
   /** For recurring deploys, which ask the environment workflow for a deploy like the CLI does. */
   temporal?: { client: Client; taskQueue: string };
+  /** The audit log's database (DATABASE_URL); without it, audit writes wait for a worker that has one. */
+  audit?: AuditStore;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -30,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFreezeActivities(),
     ...createVersionSourceActivities(deps.ssh),
     ...createTemporalActivities(deps.temporal?.client, deps.temporal?.taskQueue ?? TASK_QUEUE),
+    ...createAuditActivities(deps.audit),
   };
 }
 

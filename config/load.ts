@@ -293,6 +293,7 @@ export function resolvePlan(config: Config, app: string, env: string, file = 'cu
     ...freezePolicy(config, e),
     scheduleNoticeMs: e.scheduleNotice,
     ...(e.approval ? { approval: e.approval } : {}),
+    ...(config.audit ? { audit: true } : {}),
   };
   const checked = planSchema.safeParse(plan, { reportInput: true });
   if (!checked.success) {

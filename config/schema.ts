@@ -419,8 +419,19 @@ export const temporalSchema = z.strictObject({
   apiKeyEnv: envVarNameSchema.optional(),
 });
 
+/** The audit log: with this section, every environment's operations are written to PostgreSQL by the worker. */
+export const auditSchema = z.strictObject({
+  /** Where `cutover audit` reads (the worker writes to its own DATABASE_URL); the password comes from PGPASSWORD, never the file. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, { message: 'expected a PostgreSQL URL like postgres://cutover@db.internal:5432/cutover' })
+    .refine((u) => !/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(u), { message: 'holds a password: remove it and set PGPASSWORD in the environment instead' })
+    .optional(),
+});
+
 export const configSchema = z.strictObject({
   temporal: temporalSchema.optional(),
+  audit: auditSchema.optional(),
   /** Freeze windows of every environment. */
   freezes: freezeWindowsSchema.default([]),
   /** Approver names as Slack user ids, for the Approve / Reject buttons (`cutover slack-gateway`). */

@@ -163,6 +163,8 @@ const planObject = z.strictObject({
   scheduleNoticeMs: z.number().int().nonnegative().optional(),
   /** Approvals a deploy waits for (production: before the switch). */
   approval: approvalPolicySchema.optional(),
+  /** Write every operation to the audit log (the worker's DATABASE_URL). */
+  audit: z.boolean().optional(),
 });
 
 /**

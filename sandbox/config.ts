@@ -57,6 +57,8 @@ export interface SandboxConfigOptions {
   strategy?: EnvironmentInput['strategy'];
   /** The file's `temporal:` section (namespace defaults to `default`). */
   temporal?: NonNullable<ConfigInput['temporal']>;
+  /** The file's `audit:` section (the audit log in PostgreSQL). */
+  audit?: NonNullable<ConfigInput['audit']>;
   /** Override fields of the environment (e.g. a wrong host key for a test). */
   edit?: (env: EnvironmentInput) => void;
 }
@@ -79,6 +81,7 @@ export function sandboxConfig(hosts: SandboxHost[], o: SandboxConfigOptions): st
   o.edit?.(env);
   const config: ConfigInput = {
     ...(o.temporal ? { temporal: { namespace: 'default', ...o.temporal } } : {}),
+    ...(o.audit ? { audit: o.audit } : {}),
     apps: { [o.app]: { environments: { [o.env]: env } } },
   };
   return `# Generated for the local sandbox: ${hosts.length} hosts on loopback, each sshd + nginx + two slots.\n${YAML.stringify(config)}`;

@@ -15,11 +15,14 @@ import { localTemporal, type ConnectOptions } from '../config/temporal';
 import { envWorkflowId } from '../contract';
 import { main as cli } from '../starters/cli';
 import { processIo, type Io } from '../starters/output';
+import { AuditStore } from '../activities/audit/store';
+import { prepareAuditLog } from '../workers/audit';
 import { createCutoverWorker } from '../workers/worker';
 import { startSandbox, writeSandboxConfig, type Sandbox, type SandboxConfigOptions } from './config';
 import { startLoad } from './load';
 import { canConnect, killDaemonsNow } from './procs';
 import { startDevServer } from './devserver';
+import { startPostgres } from './postgres';
 import { startPrometheus, type SandboxPrometheus } from './prometheus';
 import { freePort, type Behaviour } from './world';
 
@@ -112,6 +115,7 @@ async function blueGreenDemo(config: string, sandbox: Sandbox, uiUrl: string): P
   say(`status:       bin/cutover -c ${config} status shop demo`);
   say(`roll back:    bin/cutover -c ${config} rollback shop demo --wait   (within 5 minutes, before the teardown)`);
   say(`deploy more:  bin/cutover -c ${config} deploy shop demo v3 --wait`);
+  say(`audit log:    bin/cutover -c ${config} audit --app shop --env demo --since 1h   (--format csv|json)`);
   return code;
 }
 
@@ -183,10 +187,19 @@ async function run(): Promise<number> {
       throw err;
     });
   }
+  say('starting PostgreSQL for the audit log (.cutover/postgres)');
+  const postgres = await startPostgres({ dir: join(root, 'postgres') }).catch(async (err: unknown) => {
+    await prometheus?.stop();
+    await sandbox.stop();
+    await server.stop();
+    throw err;
+  });
   const temporal = await localTemporal(server.address);
   await forgetEarlierDemo(temporal);
   const connection = await NativeConnection.connect(temporal);
-  const worker = await createCutoverWorker({ connection });
+  const audit = new AuditStore(postgres.url());
+  const worker = await createCutoverWorker({ connection, deps: { audit } });
+  await prepareAuditLog({ store: audit, connection, namespace: 'default', taskQueue: worker.worker.options.taskQueue, retentionDays: 90, log: say });
   const running = worker.run();
   const stop = once(async (): Promise<void> => {
     await everyStep([
@@ -196,6 +209,7 @@ async function run(): Promise<number> {
       }],
       ['connection', () => connection.close()],
       ['prometheus', async () => prometheus?.stop()],
+      ['postgres', () => postgres.stop()],
       ['hosts', () => sandbox.stop()],
       ['temporal', () => server.stop()],
     ]);
@@ -207,19 +221,20 @@ async function run(): Promise<number> {
       env: 'demo',
       teardownDelay: '5m',
       temporal: { address: server.address, uiUrl: server.uiUrl },
+      audit: { databaseUrl: postgres.url() },
       ...(prometheus ? { strategy: canaryStrategy(prometheus.url) } : {}),
     });
     say(`config: ${config}`);
     const code = prometheus ? await canaryDemo(config, sandbox, server.uiUrl, prometheus) : await blueGreenDemo(config, sandbox, server.uiUrl);
     if (exitWhenDone) {
       await stop();
-      say('stopped: worker, hosts, Temporal (--exit; run without it to keep them up and try status, rollback, deploy)');
+      say('stopped: worker, hosts, PostgreSQL, Temporal (--exit; run without it to keep them up and try status, rollback, deploy)');
       return code;
     }
     say('running until Ctrl-C');
     await stopping;
     await stop();
-    say('stopped: worker, hosts, Temporal');
+    say('stopped: worker, hosts, PostgreSQL, Temporal');
     return code;
   } catch (err) {
     await stop();
@@ -234,7 +249,7 @@ function onStopSignals(): Promise<void> {
     const on = (sig: NodeJS.Signals): void => {
       signals++;
       if (signals === 1) {
-        say(`${sig}: stopping the worker, the hosts and Temporal (again to force)`);
+        say(`${sig}: stopping the worker, the hosts, PostgreSQL and Temporal (again to force)`);
         resolve();
         return;
       }

@@ -3,9 +3,9 @@
 // streaming standby made with pg_basebackup. PostgreSQL refuses to run as root, so as root the
 // clusters belong to the `postgres` system user the package creates.
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { userInfo } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { tmpdir, userInfo } from 'node:os';
 import { freePort, sleep, spawnDaemon, waitForTcp, type Daemon } from './procs';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -48,6 +48,11 @@ function run(cmd: string, args: string[], input?: string): string {
 
 function giveToOwner(path: string): void {
   if (!asRoot) return;
+  // The postgres user must be able to reach the directory: temp parents made by mkdtemp are 0700.
+  for (let p = dirname(path); p.startsWith(`${tmpdir()}/`); p = dirname(p)) {
+    const mode = statSync(p).mode;
+    if ((mode & 0o001) === 0) chmodSync(p, (mode & 0o7777) | 0o011);
+  }
   const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
   chownSync(path, uid, gid);

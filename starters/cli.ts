@@ -129,6 +129,21 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .action((app: string, env: string, id: string) => run(async (g, out) => (await gates()).cancelCommand(app, env, id, g, io, out)));
 
   program
+    .command('audit')
+    .description('the audit log (PostgreSQL): who did what, when, approved by whom')
+    .option('--app <app>', 'only this app')
+    .option('--env <env>', 'only this environment')
+    .option('--actor <name>', 'only what this person did (their approvals and rejections, the deploys they triggered)')
+    .option('--action <action>', 'only this action (requested, approved, rejected, started, switched, succeeded, failed, rolled-back, ...)')
+    .option('--deploy <id>', 'only this deploy or rollback (its id)')
+    .option('--since <when>', 'from this time: 7d (ago), 2026-11-23, "2026-11-23 14:00 Europe/Berlin", ISO 8601')
+    .option('--until <when>', 'before this time (same forms)')
+    .option('--limit <n>', 'at most this many events (oldest first)')
+    .option('--format <format>', 'table, json or csv', 'table')
+    .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL, then audit.databaseUrl in cutover.yml; password in PGPASSWORD)')
+    .action((opts: Record<string, string | undefined>) => run(async (g, out) => (await import('./audit')).auditCommand(opts, g, io, out)));
+
+  program
     .command('freeze')
     .description('freeze windows')
     .command('list')

@@ -11,6 +11,7 @@ import { explainConnectError } from '../config/temporal-errors';
 import { probe, ProbeFailure, splitAddress } from '../config/temporal-probe';
 import { installMetrics, metricsAddress } from './metrics';
 import { workerTuningFromEnv, WorkerTuningError } from './tuning';
+import { AuditSettingsError, prepareAuditLog, retentionDaysFromEnv } from './audit';
 import { createCutoverWorker } from './worker';
 
 class ExitError extends Error {
@@ -45,6 +46,7 @@ async function connect(settings: TemporalSettings): Promise<NativeConnection> {
 async function main(): Promise<void> {
   const metrics = metricsAddress(process.env);
   const tuning = workerTuningFromEnv();
+  const retentionDays = retentionDaysFromEnv(process.env);
   const settings = await resolveTemporal({ env: process.env });
   if (metrics) installMetrics(metrics);
   const connection = await connect(settings);
@@ -57,6 +59,8 @@ async function main(): Promise<void> {
         `${tuning.maxConcurrentActivityTaskExecutions} activities, ${tuning.sshSessionsPerHost} SSH sessions per host`,
     );
     if (metrics) console.log(`metrics: http://${metrics}/metrics`);
+    const store = worker.deps.audit;
+    if (store) await prepareAuditLog({ store, connection, namespace: settings.namespace, taskQueue: o.taskQueue, retentionDays, log: (l) => console.log(l) });
     await worker.run();
   } finally {
     await connection.close();
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof WorkerTuningError) {
+  if (err instanceof WorkerTuningError || err instanceof AuditSettingsError) {
     console.error(`cutover worker: ${err.message}`);
     process.exit(2);
   }

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { AuditStore } from '../activities/audit/store';
 import { createSsh } from '../activities/ssh/client';
 import { TASK_QUEUE } from '../contract/spec';
 import type { WorkerTuning } from './tuning';
@@ -28,8 +29,10 @@ export const workflowsPath = require.resolve('../workflows');
  * preloaded modules; workflows/zod-preload.ts readies zod for that.
  */
 export const preloadModules = [require.resolve('../workflows/zod-preload')];
+/** Workflow interceptors: an execution waits for its audit events before it ends. */
+export const workflowInterceptorModules = [require.resolve('../workflows/interceptors')];
 /** What every bundle of cutover's workflows is built with: the worker's, the build's, the tests'. */
-export const workflowBundleOptions = { workflowsPath, preloadModules };
+export const workflowBundleOptions = { workflowsPath, preloadModules, workflowInterceptorModules };
 /**
  * The bundle scripts/build.sh writes next to the compiled worker (dist/workflow-bundle.js); it
  * exists only beside dist/workers/, which the same build keeps current, never beside the sources.
@@ -41,13 +44,15 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env, sshSessionsPer
   return {
     ssh: createSsh({ env, ...(sshSessionsPerHost ? { maxSessionsPerHost: sshSessionsPerHost } : {}) }),
     slack: { token: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL },
+    ...(env.DATABASE_URL ? { audit: new AuditStore(env.DATABASE_URL) } : {}),
   };
 }
 
 export interface CutoverWorker {
   worker: Worker;
-  /** Run until shutdown, then close the SSH connections. */
-  run(): Promise<void>;
+  deps: ActivityDeps;
+  /** Run until shutdown, then close the SSH connections and the audit database pool. */
+  run(): Promise<unknown>;
 }
 
 export async function createCutoverWorker(opts: CutoverWorkerOptions): Promise<CutoverWorker> {
@@ -72,7 +77,7 @@ export async function createCutoverWorker(opts: CutoverWorkerOptions): Promise<C
       ? { workflowBundle: opts.workflowBundle }
       : existsSync(prebuiltBundle)
         ? { workflowBundle: { codePath: prebuiltBundle } }
-        : { workflowsPath, bundlerOptions: { preloadModules } }),
+        : { workflowsPath, bundlerOptions: { preloadModules }, interceptors: { workflowModules: workflowInterceptorModules } }),
   });
-  return { worker, run: () => worker.run().finally(() => deps.ssh.close()) };
+  return { worker, deps, run: () => worker.run().finally(() => Promise.all([deps.ssh.close(), deps.audit?.close()])) };
 }

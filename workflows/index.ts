@@ -5,3 +5,4 @@ export { canaryDeploy } from './strategies/canary';
 export { rollbackWorkflow } from './rollback';
 export { teardownWorkflow } from './teardown';
 export { scheduledDeployWorkflow } from './scheduled-deploy';
+export { auditPurgeWorkflow } from './audit-purge';

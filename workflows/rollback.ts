@@ -23,7 +23,8 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   const { plan, rollbackId } = request;
   const where = `${plan.app}/${plan.env}`;
   const hosts = hostNames(plan);
-  const journal = new Journal(plan.slackChannel, rollbackId);
+  const journal = new Journal(plan.slackChannel, rollbackId, { app: plan.app, env: plan.env, enabled: plan.audit === true, operation: 'rollback', version: previous?.version ?? null, actor: request.trigger.by });
+  journal.record('requested', { message: `rollback of ${where} requested by ${request.trigger.by}`, detail: { trigger: request.trigger, ...(live ? { from: live } : {}), ...(previous ? { to: { color: previous.color, version: previous.version } } : {}) } });
 
   if (input.cancelledDeploy) {
     // The cancelled deploy put traffic back itself; report what the hosts really serve.
@@ -51,6 +52,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   try {
     await verifyTraffic(plan, previous.version, journal);
   } catch (err) {
+    journal.step('failed', `traffic is back on ${previous.color} but it does not answer as ${previous.version}; ${live.color} kept running`);
     await journal.notify('failed', `:rotating_light: rolled back to ${previous.color} but verification failed; ${live.color} (${live.version}) is kept running`);
     throw ApplicationFailure.create({ type: FAILURE.rollbackFailed, nonRetryable: true, message: `traffic is back on ${previous.color} but it does not answer as ${previous.version}; ${live.color} kept running: ${String(err)}`, cause: err instanceof Error ? err : undefined });
   }

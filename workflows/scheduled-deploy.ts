@@ -19,7 +19,7 @@ export async function scheduledDeployWorkflow(raw: ScheduledDeployInput): Promis
   const parsed = scheduledDeployInputSchema.safeParse(raw);
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`bad schedule input: ${parsed.error.message}`, 'BadScheduleInput');
   const { plan, schedule, versionFrom } = parsed.data;
-  const journal = new Journal(undefined, workflowInfo().workflowId);
+  const journal = new Journal(undefined, workflowInfo().workflowId, { app: plan.app, env: plan.env, enabled: plan.audit === true, operation: 'schedule', version: null, actor: `schedule:${schedule}` });
   const host = plan.platform.hosts[0]!;
 
   journal.step('resolving', `asking ${describeVersionSource(versionFrom)} which version ${plan.app}/${plan.env} should run`);

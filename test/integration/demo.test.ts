@@ -1,7 +1,7 @@
 // `npm run demo` as a person runs it: started in a terminal (its own process group), Ctrl-C
 // after the deploy. Nothing it started may be left running, and no port it opened left open.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -48,7 +48,7 @@ test('demo --exit deploys, stops everything, and prints no command for the serve
     assert.equal(code, 0, text.slice(-3000));
     assert.match(text, /deploy shop demo v2 --wait/);
     assert.match(text, /deployed shop\/demo v2 on green/);
-    assert.match(text, /stopped: worker, hosts, Temporal \(--exit/);
+    assert.match(text, /stopped: worker, hosts, PostgreSQL, Temporal \(--exit/);
     assert.doesNotMatch(text, /status: {2,}bin\/cutover|roll back: {2,}bin\/cutover|deploy more:|Temporal UI: |see it: /, 'no command or link to the stopped world');
     assert.deepEqual(processesUnder(dir), [], 'no process the demo started is left');
   } finally {
@@ -56,7 +56,7 @@ test('demo --exit deploys, stops everything, and prints no command for the serve
   }
 });
 
-test('Ctrl-C on the demo after its deploy stops the worker, the hosts and Temporal, and leaves nothing behind', async () => {
+test('Ctrl-C on the demo after its deploy (its audit line shows the deploy) stops the worker, the hosts, PostgreSQL and Temporal, and leaves nothing behind', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-demo-'));
   const log: string[] = [];
   // As scripts/demo.sh runs it: node itself with tsx's loader, no relaying parent process.
@@ -82,12 +82,20 @@ test('Ctrl-C on the demo after its deploy stops the worker, the hosts and Tempor
     const addresses = [...new Set(text().match(/127\.0\.0\.\d+:\d+/g) ?? [])];
     assert.ok(ports.length > 0, 'the demo printed the UI and router URLs');
 
+    assert.ok(started.some((p) => p.includes('postgres')), 'and the audit log database');
+    // The audit command it prints shows the deploy it just made.
+    const auditLine = /audit log:\s+(bin\/cutover .*?)\s{3}/.exec(text())?.[1];
+    assert.ok(auditLine, 'the demo prints a cutover audit line to try');
+    const audit = execFileSync('bash', ['-c', auditLine], { cwd: ROOT, encoding: 'utf8' });
+    assert.match(audit, /shop\/demo\s+requested\s+\S+\s+v2/);
+    assert.match(audit, /shop\/demo\s+succeeded\s+\S+\s+v2\s+v2 serves all traffic on green/);
+
     process.kill(-demo.pid!, 'SIGINT'); // what Ctrl-C in a terminal does
     const timeout = new Promise<string>((done) => setTimeout(() => done('still running after 60 s'), 60_000).unref());
     const code = await Promise.race([exited, timeout]);
     assert.equal(code, 0, `the demo exits 0 after Ctrl-C:\n${text().slice(-2000)}`);
     assert.doesNotMatch(text(), /IllegalStateError|cleanup problems/, 'a clean stop');
-    assert.match(text(), /stopped: worker, hosts, Temporal/);
+    assert.match(text(), /stopped: worker, hosts, PostgreSQL, Temporal/);
     assert.deepEqual(processesUnder(dir), [], 'no process the demo started is left');
     for (const a of addresses) {
       const [host, port] = a.split(':');

@@ -62,3 +62,12 @@ export const calendarOps = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3 },
 });
+
+/**
+ * Audit writes never give up: PostgreSQL being down delays the record, it does not lose it
+ * (the pending activity shows in the UI with its attempts and last error).
+ */
+export const auditOps = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});

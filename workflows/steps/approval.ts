@@ -69,6 +69,7 @@ export class Approvals {
     let decided = false;
     for (;;) {
       const woke = await condition(() => this.rejection !== null || this.missing(rule) === 0 || this.given.length !== seen, until - Date.now(), { summary: `${what}: waiting for approval` });
+      for (const g of this.given.slice(seen)) this.journal.record('approved', { actor: g.by, message: `${what}: approved by ${g.by}`, detail: g.comment !== undefined ? { comment: g.comment } : {} });
       decided = this.rejection !== null || this.missing(rule) === 0;
       if (!woke || decided) break;
       seen = this.given.length;
@@ -79,6 +80,7 @@ export class Approvals {
     this.waiting = null;
     if (this.rejection) {
       const r = this.rejection;
+      this.journal.record('rejected', { actor: r.by, message: `${what}: rejected by ${r.by}`, detail: { comment: r.comment ?? '' } });
       throw ApplicationFailure.create({ type: FAILURE.deployRejected, nonRetryable: true, message: `${what}: rejected by ${r.by}${r.comment ? `: ${r.comment}` : ''}` });
     }
     if (decided) {
@@ -86,6 +88,7 @@ export class Approvals {
       return true;
     }
     if (onTimeout === 'return') return false;
+    this.journal.record('rejected', { actor: null, outcome: 'timed-out', message: `${what}: no approval in time` });
     throw ApplicationFailure.create({ type: FAILURE.deployRejected, nonRetryable: true, message: `${what}: no approval in time (${this.status(w).message})` });
   }
 

@@ -59,6 +59,10 @@ export async function passGates(request: DeployRequest, journal: Journal, approv
   const { plan, deployId, version } = request;
   const where = `${plan.app}/${plan.env}`;
   let breakGlassBy: string | undefined;
+  journal.record('requested', {
+    message: `deploy of ${version} to ${where} requested by ${request.trigger.by}`,
+    detail: { trigger: request.trigger, ...(request.scheduledFor ? { scheduledFor: request.scheduledFor.text } : {}), ...(request.breakGlass ? { breakGlass: request.breakGlass.reason } : {}) },
+  });
 
   const scheduled = request.scheduledFor;
   if (scheduled && scheduled.at > Date.now()) {

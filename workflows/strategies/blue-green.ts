@@ -8,7 +8,7 @@ import { otherColor, type Color } from '../../contract/spec';
 import { deployFailure, preflight, type Live } from '../steps/outcome';
 import { beginChanges, deployApprovals, passGates, requireApproval } from '../steps/gates';
 import { hostNames } from '../steps/hosts';
-import { Journal, reasonOf } from '../steps/journal';
+import { deployAudit, Journal, reasonOf } from '../steps/journal';
 import { restoreTraffic, switchTraffic, verifyTraffic } from '../steps/router';
 import { Saga } from '../steps/saga';
 import { healthCheckNewVersion, prepareIdleSlot, startNewVersion, stopColour } from '../steps/slots';
@@ -21,7 +21,7 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
   const request = withCurrentPlan(input.request);
   const { plan, version, deployId } = request;
   const where = `${plan.app}/${plan.env}`;
-  const journal = new Journal(plan.slackChannel, deployId);
+  const journal = new Journal(plan.slackChannel, deployId, deployAudit(request));
   const hosts = hostNames(plan);
 
   const gated = patched('deploy-gates');

@@ -29,7 +29,7 @@ import { Analysis, describeMeasurement } from '../steps/analysis';
 import { canaryReporter } from '../steps/canary-status';
 import { beginChanges, deployApprovals, describeFreeze, freezeNow, passGates, requireApproval } from '../steps/gates';
 import { hostNames } from '../steps/hosts';
-import { Journal } from '../steps/journal';
+import { deployAudit, Journal } from '../steps/journal';
 import { deployFailure, preflight, type Live } from '../steps/outcome';
 import { restoreTraffic, shiftTraffic, switchTraffic, verifyTraffic } from '../steps/router';
 import { Saga } from '../steps/saga';
@@ -67,7 +67,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
   }
   const strategy = plan.strategy;
   const where = `${plan.app}/${plan.env}`;
-  const journal = new Journal(plan.slackChannel, deployId);
+  const journal = new Journal(plan.slackChannel, deployId, deployAudit(request));
   const hosts = hostNames(plan);
 
   // The controls and the `canary` query answer from the start (a status or an abort may come while the hosts are read).

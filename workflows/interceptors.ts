@@ -1,0 +1,18 @@
+// Registered with every bundle of cutover's workflows (workers/worker.ts): when a workflow
+// ends, however it ends, it first waits until its audit events are written.
+import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import { flushJournals } from './steps/journal';
+
+export const interceptors: WorkflowInterceptorsFactory = () => ({
+  inbound: [
+    {
+      async execute(input, next) {
+        try {
+          return await next(input);
+        } finally {
+          await flushJournals();
+        }
+      },
+    },
+  ],
+});
