@@ -30,7 +30,7 @@ export const rejectUpdate = defineUpdate<GateStatus, [{ by: string; comment: str
 export const cancelUpdate = defineUpdate<{ cancelled: string; was: 'scheduled' | 'queued' | 'waiting' }, [{ id: string; by: string }]>('cancel');
 
 export interface GateStatus {
-  phase: 'scheduled' | 'frozen' | 'awaiting-approval' | 'passed';
+  phase: 'scheduled' | 'frozen' | 'awaiting-approval' | 'approved' | 'passed';
   /** In words: `frozen by weekend until Mon 7 Dec 2026 08:00 Europe/Berlin`. */
   message: string;
   /** ms since epoch when the wait ends by itself, if it does. */

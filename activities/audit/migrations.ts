@@ -32,6 +32,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX cutover_audit_events_app_env_at ON cutover_audit_events (app, env, at);
       CREATE INDEX cutover_audit_events_actor_at ON cutover_audit_events (actor, at);
       CREATE INDEX cutover_audit_events_operation ON cutover_audit_events (operation_id);
+      CREATE INDEX cutover_audit_events_action_at ON cutover_audit_events (action, at);
     `,
   },
 ];

@@ -28,7 +28,7 @@ export interface AuditFilter {
   env?: string;
   actor?: string;
   action?: string;
-  /** A deploy / rollback id, or its workflow id. */
+  /** A deploy / rollback id (its workflow id, as `cutover status` shows it). */
   operation?: string;
   since?: Date;
   until?: Date;
@@ -51,7 +51,7 @@ export function selectEvents(filter: AuditFilter, pageSize: number, after?: Page
   if (filter.env !== undefined) add((n) => `env = ${n}`, filter.env);
   if (filter.actor !== undefined) add((n) => `actor = ${n}`, filter.actor);
   if (filter.action !== undefined) add((n) => `action = ${n}`, filter.action);
-  if (filter.operation !== undefined) add((n) => `(operation_id = ${n} OR operation_id LIKE '%/' || ${n})`, filter.operation);
+  if (filter.operation !== undefined) add((n) => `operation_id = ${n}`, filter.operation);
   if (filter.since !== undefined) add((n) => `at >= ${n}`, filter.since.toISOString());
   if (filter.until !== undefined) add((n) => `at < ${n}`, filter.until.toISOString());
   if (after) {

@@ -2,7 +2,7 @@
 // validators refuse what cannot count (not an approver, the person who triggered the deploy,
 // the same person twice, nothing waiting), so the caller is told at once. Approvals given stay
 // valid for the rest of the deploy. One rejection ends it.
-import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, setHandler } from '@temporalio/workflow';
 import { approveUpdate, rejectUpdate, type GateStatus } from '../../contract/api';
 import type { ApprovalRecord, ApprovalRule } from '../../contract/approval';
 import { FAILURE } from '../../contract/failures';
@@ -49,7 +49,7 @@ export class Approvals {
       left === 0
         ? `${w.what}: approved by ${this.given.map((g) => g.by).join(', ')}`
         : `${w.what}: waiting for ${left} more approval${left === 1 ? '' : 's'} from ${this.candidates(w.rule).join(', ')}`;
-    return { phase: left === 0 ? 'passed' : 'awaiting-approval', message, until: w.until, approvals: [...this.given] };
+    return { phase: left === 0 ? 'approved' : 'awaiting-approval', message, until: w.until, approvals: [...this.given] };
   }
 
   /**
@@ -84,7 +84,10 @@ export class Approvals {
       throw ApplicationFailure.create({ type: FAILURE.deployRejected, nonRetryable: true, message: `${what}: rejected by ${r.by}${r.comment ? `: ${r.comment}` : ''}` });
     }
     if (decided) {
-      this.journal.step('approved', this.status(w).message);
+      const approved = this.status(w);
+      this.journal.step('approved', approved.message);
+      // The environment shows the approval until the deploy moves on (older runs kept showing the wait).
+      if (patched('tell-approved')) await this.tell(approved);
       return true;
     }
     if (onTimeout === 'return') return false;
