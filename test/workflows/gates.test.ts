@@ -388,6 +388,28 @@ describe('approvals', () => {
     });
   });
 
+  test('an approval given before a canary\'s first step stays valid through a freeze that holds the canary later: not asked again', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    world.metrics.set('errors', new Map([['v2', 0.001]]));
+    await withWorker(world, async (tq, env, changes) => {
+      const opens = Math.ceil((Date.now() + 2 * MINUTE) / MINUTE) * MINUTE;
+      const strategy = {
+        kind: 'canary' as const,
+        steps: [{ weight: 10, pause: { durationMs: 5 * MINUTE } }, { weight: 50, pause: { durationMs: 5 * MINUTE } }],
+        analysis: { intervalMs: MINUTE, failureLimit: 1, inconclusiveLimit: 3, metrics: [{ kind: 'prometheus' as const, name: 'errors', url: 'http://prometheus:9090', query: 'x', failIf: { op: '>' as const, value: 0.01 } }] },
+      };
+      const plan = frozenPlan(env, { onFreeze: 'wait', windows: [daily('nightly', opens, HOUR)] }, { strategy, approval: policy({ required: 1, approvers: ['bob'] }) });
+      const req = deployRequest(plan, 'v2');
+      await send(req, tq);
+      await testEnv.client.workflow.getHandle(req.deployId).executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      await childResult<DeployResult>(testEnv.client, req.deployId);
+      const weights = changes.filter((c) => c.host === 'web1');
+      assert.deepEqual(weights.map((w) => w.weight), [10, 50, 100]);
+      assert.ok(weights[1]!.at >= opens + HOUR, 'held by the freeze after the approval');
+      assert.equal(world.slack.filter((m) => m.text.includes(':raising_hand:')).length, 1, 'approval asked for once');
+    });
+  });
+
   test('an approval or rejection while the deploy is not waiting for one is refused', async () => {
     const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
     const held: (() => void)[] = [];
