@@ -29,7 +29,7 @@ export const AUDIT_OPERATIONS = ['deploy', 'rollback', 'teardown', 'schedule'] a
 export type AuditOperation = (typeof AUDIT_OPERATIONS)[number];
 
 export const auditEventSchema = z.strictObject({
-  /** Unique per event and stable across activity retries and replays: `<workflow id>:<run id>:<n>`. */
+  /** Unique per event and stable across activity retries and replays: `<workflow id>:<run id>:<n, 6 digits>`. */
   id: z.string().min(1).max(500),
   /** Epoch ms, the workflow's clock when it happened. */
   at: z.number().int().nonnegative(),

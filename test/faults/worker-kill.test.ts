@@ -1,6 +1,7 @@
 // The worker process SIGKILLed at each step of a blue-green deploy in turn, then restarted,
 // under a steady load of 100 req/s through both routers. The worker runs as its own process
-// (tsx workers/main.ts), exactly as in production.
+// (tsx workers/main.ts), exactly as in production, writing the audit log to a real PostgreSQL:
+// after a kill, every event of the deploy is there exactly once.
 //
 // What a kill costs in time (Temporal's own timeouts, not sleeps in the test):
 // - a workflow task held by the dead worker moves on after the sticky-queue timeout (10 s);
@@ -9,7 +10,9 @@
 //   retried only after the 2 minute start-to-close timeout. The "between host 1 and host 2" kill
 //   lands there, so that test takes ~2.5 min; the hosts keep serving (web1 new, web2 old) meanwhile.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startPostgres, type SandboxPostgres } from '../../sandbox/postgres';
 import {
   assertHosts,
   assertNoFailedRequests,
@@ -24,6 +27,7 @@ import {
 } from '../support/world';
 
 let w: World;
+let pg: SandboxPostgres;
 
 const deploy = (version: string, pipeline: string, teardownDelay = '10m'): Promise<CliRun> =>
   w.cutover(
@@ -31,6 +35,7 @@ const deploy = (version: string, pipeline: string, teardownDelay = '10m'): Promi
       '-c',
       w.config(`kill-${pipeline}`, {
         teardownDelay,
+        audit: {},
         edit: (env) => void (env.healthCheck = { path: '/health', expectStatus: 200, timeout: '2s', interval: '500ms', attempts: 80 }),
       }),
       'deploy', 'shop', 'prod', version, '--wait',
@@ -53,8 +58,19 @@ before(async () => {
     v3: { startDelayMs: 8000 },
     v4: undefined,
     v5: undefined,
+  }, {
+    worker: async (_server, dir) => {
+      pg = await startPostgres({ dir: join(dir, 'postgres') });
+      return { env: { DATABASE_URL: pg.url() }, stop: () => pg.stop() };
+    },
   });
 });
+
+/** The deploy's audit events in the order they happened (their ids' sequence numbers). */
+const auditTrail = (id: string): string[] =>
+  pg
+    .sql(`SELECT action || coalesce(':' || (detail->>'phase'), '') FROM cutover_audit_events WHERE operation_id = '${id}' ORDER BY split_part(id, ':', 3)::int`)
+    .split('\n');
 
 after(async () => {
   await w?.stop();
@@ -74,6 +90,21 @@ describe('blue-green deploy survives the worker being SIGKILLed', () => {
     assertNoFailedRequests(stats);
     assertHosts(w, { color: 'green', version: 'v2' }, 'running');
     assert.deepEqual(slackEvents(w, id), ['started', 'switched', 'done']);
+    assert.deepEqual(auditTrail(id), [
+      'requested',
+      'step:reading',
+      'step:checking',
+      'started',
+      'step:preparing',
+      'step:starting',
+      'step:health-check',
+      'step:switching',
+      'step:switching',
+      'switched',
+      'step:verifying',
+      'succeeded',
+    ], 'every event once, none lost, across the kill');
+    assert.equal(pg.sql(`SELECT count(DISTINCT split_part(id, ':', 2)) FROM cutover_audit_events WHERE operation_id = '${id}'`), '1', 'one run');
   });
 
   test('fault: worker SIGKILLed during the health checks -> the check resumes on the new worker, v3 goes live on blue', async () => {

@@ -113,7 +113,8 @@ export class Journal {
     if (action === 'approved' && fields.actor && !this.approvedBy.includes(fields.actor)) this.approvedBy.push(fields.actor);
     const { workflowId, runId } = workflowInfo();
     this.auditQueue.push({
-      id: `${workflowId}:${runId}:${++this.auditSeq}`,
+      // Zero-padded so that events of one instant sort in the order they happened.
+      id: `${workflowId}:${runId}:${String(++this.auditSeq).padStart(6, '0')}`,
       at: Date.now(),
       app: a.app,
       env: a.env,
