@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { approveUpdate, rejectUpdate, type DeployResult, type Plan } from '../../contract';
+import { approveUpdate, progressQuery, rejectUpdate, type DeployResult, type Plan } from '../../contract';
 import type { AuditEvent } from '../../contract/audit';
 import { causes, childResult, sendDeploy, sendRollback, waitForState } from '../support/envs';
 import { FakeWorld } from '../support/fakes/world';
@@ -105,6 +105,10 @@ describe('audit log', () => {
         assert.ok(Date.now() < deadline, `the write was not retried (${world.audit.attempts} attempts)`);
         await new Promise((r) => setTimeout(r, 50));
       }
+      // Down for minutes: the deploy says in its progress (status, the UI, the CLI) that events wait.
+      await testEnv.sleep(5 * 60_000);
+      const progress = await testEnv.client.workflow.getHandle(req.deployId).query(progressQuery);
+      assert.match(progress.at(-1)?.message ?? '', /^audit log: 1\d event\(s\) not written yet \(.*ECONNREFUSED.*\); trying again every minute$/);
       world.audit.down = false;
       await childResult<DeployResult>(testEnv.client, req.deployId);
       const rows = rowsOf(world, req.deployId);

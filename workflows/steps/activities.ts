@@ -64,10 +64,11 @@ export const calendarOps = proxyLocalActivities<Activities>({
 });
 
 /**
- * Audit writes never give up: PostgreSQL being down delays the record, it does not lose it
- * (the pending activity shows in the UI with its attempts and last error).
+ * Audit writes: PostgreSQL being down delays the record, it does not lose it. About a minute and
+ * a half of retries (the pending activity shows in the UI with its attempts and last error), then
+ * the journal says in the progress that events wait, and tries again every minute.
  */
 export const auditOps = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
 });

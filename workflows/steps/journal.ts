@@ -1,7 +1,7 @@
 // What an operation tells people as it goes: the progress query, the "current details" and
 // phase search attribute in the Temporal UI, the Slack thread, and the audit log. Nothing else
 // writes to Slack or the audit log, so nothing bypasses the record.
-import { CancellationScope, condition, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, log, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { progressQuery, type ProgressEntry } from '../../contract/api';
 import type { AuditAction, AuditEvent, AuditOperation } from '../../contract/audit';
 import { SA } from '../../contract/search-attributes';
@@ -143,9 +143,14 @@ export class Journal {
     CancellationScope.nonCancellable(() =>
       auditOps.auditWrite.executeWithOptions({ summary: `audit log: ${batch.map((e) => e.action).join(', ')}` }, [batch]),
     ).then(done, (err: unknown) => {
-      // Only a non-retryable failure gets here (the policy retries everything else forever).
-      log.error('audit events could not be written and are dropped', { error: String(err), ids: batch.map((e) => e.id) });
-      done();
+      // The activity gave up for now (PostgreSQL down for minutes, a worker without DATABASE_URL):
+      // say so where people look, keep the events, try again in a minute.
+      this.auditQueue.unshift(...batch);
+      const waiting = `audit log: ${this.auditQueue.length} event(s) not written yet (${reasonOf(err)}); trying again every minute`;
+      this.entries.push({ at: Date.now(), step: 'audit-waiting', message: waiting });
+      setCurrentDetails(`**audit-waiting**: ${waiting}`);
+      log.warn(waiting);
+      void CancellationScope.nonCancellable(() => sleep('1 minute', { summary: 'audit log: waiting for PostgreSQL' })).then(done);
     });
   }
 
