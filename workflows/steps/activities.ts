@@ -1,5 +1,6 @@
 // Activity stubs with a timeout and retry policy chosen per activity.
-import { ActivityCancellationType, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 
 const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected'];
@@ -40,15 +41,30 @@ type ReadActivities = Pick<Activities, 'readRouter' | 'checkInstalled' | 'verify
 type ReadOptions = { summary?: string; retry?: { maximumAttempts?: number } };
 type ReadOps = { [K in keyof ReadActivities]: { executeWithOptions(options: ReadOptions, args: Parameters<ReadActivities[K]>): ReturnType<ReadActivities[K]> } };
 
+/**
+ * A failed local activity reaches the workflow as its bare cause; wrapped as an ordinary
+ * activity's failure is, so refusals read it the same way (a host key or unsafe input as it is,
+ * an unreachable host as EnvironmentNotDeployable) and the CLI's exit code does not change.
+ */
+const likeActivity =
+  (type: string) =>
+  (err: unknown): never => {
+    if (err instanceof ActivityFailure || isCancellation(err) || !(err instanceof Error)) throw err;
+    const retryState = err instanceof ApplicationFailure && err.nonRetryable ? RetryState.NON_RETRYABLE_FAILURE : RetryState.MAXIMUM_ATTEMPTS_REACHED;
+    throw new ActivityFailure('Activity task failed', type, undefined, retryState, undefined, err);
+  };
+
 /** The read activities, local in workflows that have the `local-reads` patch. */
 export function readOps(): ReadOps {
   if (!patched('local-reads')) return hostOps;
   return {
-    readRouter: localReadOps.readRouter,
-    checkInstalled: localReadOps.checkInstalled,
+    readRouter: { executeWithOptions: (o, args) => localReadOps.readRouter.executeWithOptions(o, args).catch(likeActivity('readRouter')) },
+    checkInstalled: { executeWithOptions: (o, args) => localReadOps.checkInstalled.executeWithOptions(o, args).catch(likeActivity('checkInstalled')) },
     verifyRouter: {
       executeWithOptions: (o, args) =>
-        localReadOps.verifyRouter.executeWithOptions({ ...o, retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', nonRetryableErrorTypes: NON_RETRYABLE, ...o.retry } }, args),
+        localReadOps.verifyRouter
+          .executeWithOptions({ ...o, retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', nonRetryableErrorTypes: NON_RETRYABLE, ...o.retry } }, args)
+          .catch(likeActivity('verifyRouter')),
     },
   };
 }
