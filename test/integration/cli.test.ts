@@ -103,6 +103,24 @@ test('deploy: a version with shell syntax or shaped like a path or an option →
   assert.equal(existsSync(join(dir, 'x')), false);
 });
 
+test('the bundled CLI starts through its V8 code cache; a cache V8 rejects is written again and the CLI still works', async () => {
+  await cutover(['--help'], workdir()); // builds dist/ if a source changed
+  const cache = join(ROOT, 'dist', 'cli', 'cutover.cjs.v8cache');
+  assert.ok(existsSync(cache), 'scripts/build.sh writes the cache');
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-cli-cache-'));
+  for (const f of ['bin.mjs', 'cutover.cjs']) copyFileSync(join(ROOT, 'dist', 'cli', f), join(dir, f));
+  writeFileSync(join(dir, 'cutover.cjs.v8cache'), 'not a V8 code cache');
+  const first = await runCaptured(process.execPath, [join(dir, 'bin.mjs'), '--help'], { cwd: dir, env: process.env, timeoutMs: 30_000 });
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /deploy \[options\] <app> <env> <version>/);
+  const rewritten = readFileSync(join(dir, 'cutover.cjs.v8cache'));
+  assert.notEqual(rewritten.toString('latin1'), 'not a V8 code cache', 'the rejected cache was replaced');
+  assert.ok(rewritten.length > 10_000, `a real cache (${rewritten.length} bytes)`);
+  const second = await runCaptured(process.execPath, [join(dir, 'bin.mjs'), '--help'], { cwd: dir, env: process.env, timeoutMs: 30_000 });
+  assert.equal(second.code, 0, second.stderr);
+  assert.deepEqual(readFileSync(join(dir, 'cutover.cjs.v8cache')), rewritten, 'an accepted cache is left as it is');
+});
+
 test('deploy: Temporal unreachable → 3 within a few seconds', async () => {
   const port = await closedPort();
   const r = await cutover(['deploy', 'shop', 'prod', '1.2.3', '--address', `127.0.0.1:${port}`], workdir());
