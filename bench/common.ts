@@ -246,17 +246,20 @@ const timestampMs = (t: unknown): number => {
 };
 
 /**
- * A local activity's span from its marker (sdk-core's LocalActivityMarkerData, JSON in the
- * `data` detail): first scheduled → completed as the worker saw it.
+ * A local activity's span from its marker: from its first scheduling (the marker's
+ * `original_schedule_time`, sdk-core's LocalActivityMarkerData, the worker's wall clock) to the
+ * end of the workflow task that ran it (the marker's event time: markers are recorded when that
+ * task completes). The marker's `complete_time` is not a wall-clock time (sdk-core: the task's
+ * start plus the activity's runtime), so it is not used. This counts the tail of that task (the
+ * workflow code after the last local activity, the task's completion) as activity time.
  */
 export function localActivitySpan(e: Event): ActivitySpan | undefined {
   const a = e.markerRecordedEventAttributes;
   if (a?.markerName !== 'core_local_activity') return undefined;
-  const data = payloadJson(a.details?.data) as { activity_type?: string; attempt?: number; complete_time?: unknown; original_schedule_time?: unknown } | undefined;
-  const closed = timestampMs(data?.complete_time);
+  const data = payloadJson(a.details?.data) as { activity_type?: string; attempt?: number; original_schedule_time?: unknown } | undefined;
+  const closed = eventMs(e);
   const scheduled = timestampMs(data?.original_schedule_time);
-  if (!Number.isFinite(closed)) return undefined;
-  const from = Number.isFinite(scheduled) ? scheduled : closed;
+  const from = Number.isFinite(scheduled) && scheduled <= closed ? scheduled : closed;
   return { type: data?.activity_type ?? '?', attempt: data?.attempt ?? 1, scheduled: from, started: from, closed, local: true };
 }
 
