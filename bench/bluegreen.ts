@@ -18,6 +18,7 @@ import { main as cli } from '../starters/cli';
 import type { Io } from '../starters/output';
 import {
   deployTimeline,
+  environmentReaction,
   interrupted,
   intArg,
   round,
@@ -28,6 +29,8 @@ import {
   unionMs,
   within,
   writeResults,
+  type OverheadBreakdown,
+  type Summary,
   type WorkerProcess,
 } from './common';
 
@@ -103,11 +106,41 @@ interface DeployRun {
     inWorkflowOverheadMs: number;
     triggerToDeployStartMs: number;
     historyEvents: number;
-    activities: { type: string; queuedMs: number; ranMs: number }[];
+    /**
+     * Consecutive phases from the trigger to the CLI's return, ms: the CLI until the environment
+     * has the signal (config, connect, signal-with-start), the environment's reaction (its workflow
+     * task starting the child), the child's start, the deploy itself split into activities and the
+     * overhead classes of bench/common.ts workflowOverhead, then the CLI noticing the end.
+     */
+    phasesMs: {
+      cliToSignal: number;
+      signalToReactionTask: number;
+      reactionTaskToChildInitiated: number;
+      childInitiatedToStarted: number;
+      deployActivities: number;
+      deployOverhead: OverheadBreakdown;
+      deployClosedToCliReturn: number;
+    };
+    workflowTasks: number;
+    workflowTaskMs: number[];
+    activityRounds: number;
+    localActivities: number;
+    activities: { type: string; local?: boolean; queuedMs: number; ranMs: number }[];
   };
   /** baseline only: its phase marks relative to the trigger, ms. */
   marks?: Record<string, number>;
   output?: string[];
+}
+
+/** Each overhead phase summarised over the deploys (mean, p50, min, max). */
+function overheadPhases(runs: DeployRun[]) {
+  const phases = runs.map((r) => r.orchestration!.phasesMs);
+  const top = ['cliToSignal', 'signalToReactionTask', 'reactionTaskToChildInitiated', 'childInitiatedToStarted', 'deployActivities', 'deployClosedToCliReturn'] as const;
+  const inDeploy = ['workflowTaskRunning', 'workflowTaskDispatch', 'activityDispatch', 'signalExternal', 'timer', 'server'] as const;
+  return {
+    ...Object.fromEntries(top.map((k) => [k, summary(phases.map((p) => p[k]))])),
+    deployOverhead: Object.fromEntries(inDeploy.map((k) => [k, summary(phases.map((p) => p.deployOverhead[k]))])),
+  } as Record<(typeof top)[number], Summary> & { deployOverhead: Record<keyof OverheadBreakdown, Summary> };
 }
 
 /** The load requests sent in each deploy's switch window, for pooled percentiles. */
@@ -205,8 +238,10 @@ async function run(): Promise<void> {
       const t0 = Date.now();
       const code = await within('cutover deploy', DEPLOY_LIMIT_MS, cli(['-c', config, 'deploy', APP, ENV, version, '--wait'], io));
       const tCli = Date.now();
-      const tl = await deployTimeline(client!, `deploy/${APP}/${ENV}/gitlab-${key}-${version}`);
-      return { t0, tCli, code, tl };
+      const deployId = `deploy/${APP}/${ENV}/gitlab-${key}-${version}`;
+      const tl = await deployTimeline(client!, deployId);
+      const env = await environmentReaction(client!, `env/${APP}/${ENV}`, 'deploy', deployId);
+      return { t0, tCli, code, tl, env };
     };
 
     const baselineDeploy = (version: string) =>
@@ -231,7 +266,7 @@ async function run(): Promise<void> {
         const output: string[] = [];
         let r: DeployRun;
         if (side === 'cutover') {
-          const { t0, tCli, code, tl } = await cutoverDeploy(version, output);
+          const { t0, tCli, code, tl, env } = await cutoverDeploy(version, output);
           await sleep(SETTLE_MS);
           stats = await load.stop();
           const switches = tl.activities.filter((a) => a.type === 'switchRouter');
@@ -255,7 +290,20 @@ async function run(): Promise<void> {
               inWorkflowOverheadMs: round(tl.closed - tl.started - activityMs),
               triggerToDeployStartMs: round(tl.started - t0),
               historyEvents: tl.events,
-              activities: tl.activities.map((a) => ({ type: a.type, queuedMs: round(a.started - a.scheduled), ranMs: round(a.closed - a.started) })),
+              phasesMs: {
+                cliToSignal: round(env.signaled - t0),
+                signalToReactionTask: round(env.reactionTaskStarted - env.signaled),
+                reactionTaskToChildInitiated: round(env.childInitiated - env.reactionTaskStarted),
+                childInitiatedToStarted: round(tl.started - env.childInitiated),
+                deployActivities: round(activityMs),
+                deployOverhead: tl.overhead.breakdownMs,
+                deployClosedToCliReturn: round(tCli - tl.closed),
+              },
+              workflowTasks: tl.overhead.workflowTasks,
+              workflowTaskMs: tl.overhead.workflowTaskMs,
+              activityRounds: tl.overhead.activityRounds,
+              localActivities: tl.overhead.localActivities,
+              activities: tl.activities.map((a) => ({ type: a.type, ...(a.local ? { local: true } : {}), queuedMs: round(a.started - a.scheduled), ranMs: round(a.closed - a.started) })),
             },
           };
           windowSamples.set(r, inWindow(stats.samples, switchStart, tl.closed));
@@ -326,6 +374,10 @@ async function run(): Promise<void> {
               inWorkflowOverheadMs: summary(ok.map((r) => r.orchestration!.inWorkflowOverheadMs)),
               triggerToDeployStartMs: summary(ok.map((r) => r.orchestration!.triggerToDeployStartMs)),
               historyEvents: summary(ok.map((r) => r.orchestration!.historyEvents)),
+              workflowTasks: summary(ok.map((r) => r.orchestration!.workflowTasks)),
+              activityRounds: summary(ok.map((r) => r.orchestration!.activityRounds)),
+              localActivities: summary(ok.map((r) => r.orchestration!.localActivities)),
+              overheadPhasesMs: overheadPhases(ok),
               switchRouterMs: summary(ok.flatMap((r) => r.switchRouterMs ?? [])),
             }
           : {}),
@@ -405,6 +457,7 @@ async function run(): Promise<void> {
         ['wall ms trigger->serving (mean/p50/max)', fmt(cut.wallMs), fmt(base.wallMs)],
         ['CLI return ms (mean/p50/max)', cut.cliReturnMs ? fmt(cut.cliReturnMs) : '-', '-'],
         ['orchestration overhead ms (mean/p50/max)', cut.orchestrationOverheadMs ? fmt(cut.orchestrationOverheadMs) : '-', '-'],
+        ...overheadRows(cut.overheadPhasesMs),
         ['switchRouter ms per host (mean/p50/max)', cut.switchRouterMs ? fmt(cut.switchRouterMs) : '-', '-'],
         ['ratio cutover/baseline mean wall', String(p.ratio.meanWallCutoverOverBaseline), ''],
         ['ratio cutover/baseline pooled switch p99', String(p.ratio.pooledSwitchP99CutoverOverBaseline), ''],
@@ -425,6 +478,16 @@ async function run(): Promise<void> {
   }
   if (!failed && !process.argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
   process.exitCode = failed ? 1 : 0;
+}
+
+function overheadRows(phases: ReturnType<typeof overheadPhases> | undefined): string[][] {
+  if (!phases) return [];
+  const { deployOverhead, ...top } = phases;
+  const fmt = (s: { mean: number; p50: number; max: number }): string => `${s.mean} / ${s.p50} / ${s.max}`;
+  return [
+    ...Object.entries(top).map(([k, v]) => [`  ${k} ms`, fmt(v), '']),
+    ...Object.entries(deployOverhead).map(([k, v]) => [`  deploy overhead: ${k} ms`, fmt(v), '']),
+  ];
 }
 
 void run();

@@ -132,6 +132,8 @@ export interface ActivitySpan {
   scheduled: number;
   started: number;
   closed: number;
+  /** A local activity (run inside a workflow task; times from its marker). */
+  local?: boolean;
 }
 
 export interface DeployTimeline {
@@ -140,11 +142,13 @@ export interface DeployTimeline {
   closed: number;
   status: 'completed' | 'failed' | 'other';
   activities: ActivitySpan[];
+  overhead: WorkflowOverhead;
 }
 
 export async function deployTimeline(client: Client, workflowId: string): Promise<DeployTimeline> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const events = history.events ?? [];
+  const overhead = workflowOverhead(events);
   const scheduled = new Map<string, { type: string; at: number }>();
   const started = new Map<string, { at: number; attempt: number }>();
   const activities: ActivitySpan[] = [];
@@ -181,11 +185,258 @@ export async function deployTimeline(client: Client, workflowId: string): Promis
         closed = eventMs(e);
         status = 'failed';
         break;
+      case E.EVENT_TYPE_MARKER_RECORDED: {
+        const la = localActivitySpan(e);
+        if (la) activities.push(la);
+        break;
+      }
       default:
         break;
     }
   }
-  return { events: events.length, started: events[0] ? eventMs(events[0]) : NaN, closed, status, activities };
+  return { events: events.length, started: events[0] ? eventMs(events[0]) : NaN, closed, status, activities, overhead };
+}
+
+/** The first payload of a signal's input, decoded as JSON (the default converter's encoding). */
+export const payloadJson = (p: temporal.api.common.v1.IPayloads | null | undefined): unknown => {
+  const data = p?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  try {
+    return JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * When the environment workflow received an operation's signal and when its workflow task that
+ * reacted started the operation's child: the trigger side of an operation's overhead.
+ */
+export async function environmentReaction(
+  client: Client,
+  envId: string,
+  signalName: 'deploy' | 'rollback',
+  operationId: string,
+): Promise<{ signaled: number; childInitiated: number; reactionTaskStarted: number }> {
+  const events = (await client.workflow.getHandle(envId).fetchHistory()).events ?? [];
+  const idKey = signalName === 'deploy' ? 'deployId' : 'rollbackId';
+  const signalIdx = events.findIndex(
+    (e) =>
+      e.eventType === E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED &&
+      e.workflowExecutionSignaledEventAttributes?.signalName === signalName &&
+      (payloadJson(e.workflowExecutionSignaledEventAttributes?.input) as Record<string, unknown> | undefined)?.[idKey] === operationId,
+  );
+  const initiated = events.find(
+    (e) => e.eventType === E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED && e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId === operationId,
+  );
+  const taskStarted = signalIdx >= 0 ? events.slice(signalIdx).find((e) => e.eventType === E.EVENT_TYPE_WORKFLOW_TASK_STARTED) : undefined;
+  return {
+    signaled: signalIdx >= 0 ? eventMs(events[signalIdx]!) : NaN,
+    childInitiated: initiated ? eventMs(initiated) : NaN,
+    reactionTaskStarted: taskStarted ? eventMs(taskStarted) : NaN,
+  };
+}
+
+// ---------- where a workflow's time goes when no activity runs ----------
+
+const timestampMs = (t: unknown): number => {
+  if (typeof t === 'string') return Date.parse(t);
+  if (t && typeof t === 'object' && 'seconds' in t) return Number((t as { seconds: unknown }).seconds) * 1000 + Number((t as { nanos?: unknown }).nanos ?? 0) / 1e6;
+  return NaN;
+};
+
+/**
+ * A local activity's span from its marker: from its first scheduling (the marker's
+ * `original_schedule_time`, sdk-core's LocalActivityMarkerData, the worker's wall clock) to the
+ * end of the workflow task that ran it (the marker's event time: markers are recorded when that
+ * task completes). The marker's `complete_time` is not a wall-clock time (sdk-core: the task's
+ * start plus the activity's runtime), so it is not used. This counts the tail of that task (the
+ * workflow code after the last local activity, the task's completion) as activity time.
+ */
+export function localActivitySpan(e: Event): ActivitySpan | undefined {
+  const a = e.markerRecordedEventAttributes;
+  if (a?.markerName !== 'core_local_activity') return undefined;
+  const data = payloadJson(a.details?.data) as { activity_type?: string; attempt?: number; original_schedule_time?: unknown } | undefined;
+  const closed = eventMs(e);
+  const scheduled = timestampMs(data?.original_schedule_time);
+  const from = Number.isFinite(scheduled) && scheduled <= closed ? scheduled : closed;
+  return { type: data?.activity_type ?? '?', attempt: data?.attempt ?? 1, scheduled: from, started: from, closed, local: true };
+}
+
+/** What the time with no activity running went to, in ms (the first matching class wins at each instant). */
+export interface OverheadBreakdown {
+  /** WorkflowTaskStarted → Completed while no local activity ran: the worker running workflow code. */
+  workflowTaskRunning: number;
+  /** WorkflowTaskScheduled → Started: the server handing the task to the worker's (sticky) poll. */
+  workflowTaskDispatch: number;
+  /** ActivityTaskScheduled → Started while no other activity ran: the server handing the activity to a poll. */
+  activityDispatch: number;
+  /** SignalExternalWorkflowExecutionInitiated → ExternalWorkflowExecutionSignaled (telling the environment). */
+  signalExternal: number;
+  /** Timers (none in a plain deploy). */
+  timer: number;
+  /** The rest: the server between events (an activity's completion to the next workflow task's scheduling, the start to the first task). */
+  server: number;
+}
+
+export interface WorkflowOverhead {
+  breakdownMs: OverheadBreakdown;
+  workflowTasks: number;
+  /** Each workflow task's Started → Completed, in order, ms (the first creates the workflow in the worker). */
+  workflowTaskMs: number[];
+  /** Workflow tasks that scheduled at least one (non-local) activity: the sequential activity rounds. */
+  activityRounds: number;
+  localActivities: number;
+  events: number;
+}
+
+type Span = [number, number];
+
+/** Length of `spans` (merged) inside `within`, minus what `taken` already covers. */
+function measure(spans: Span[], within: Span[], taken: Span[]): { ms: number; covered: Span[] } {
+  const cut = (a: Span[], b: Span[]): Span[] => {
+    // a ∩ b, both lists of spans
+    const out: Span[] = [];
+    for (const [a0, a1] of a) for (const [b0, b1] of b) if (Math.min(a1, b1) > Math.max(a0, b0)) out.push([Math.max(a0, b0), Math.min(a1, b1)]);
+    return out;
+  };
+  const minus = (a: Span[], b: Span[]): Span[] => {
+    let out = a;
+    for (const [b0, b1] of b) {
+      out = out.flatMap(([a0, a1]): Span[] => {
+        if (b1 <= a0 || b0 >= a1) return [[a0, a1]];
+        const parts: Span[] = [];
+        if (b0 > a0) parts.push([a0, b0]);
+        if (b1 < a1) parts.push([b1, a1]);
+        return parts;
+      });
+    }
+    return out;
+  };
+  const mine = minus(cut(spans, within), taken);
+  return { ms: unionMs(mine), covered: [...taken, ...mine] };
+}
+
+/**
+ * Where a workflow's time goes while none of its activities runs, read from its history's
+ * event timestamps: the orchestration overhead, split by what the workflow waited on.
+ */
+export function workflowOverhead(events: Event[]): WorkflowOverhead {
+  const open = new Map<string, number>();
+  const wftRun: Span[] = [];
+  const wftWait: Span[] = [];
+  const actWait: Span[] = [];
+  const actRun: Span[] = [];
+  const signal: Span[] = [];
+  const timers: Span[] = [];
+  let workflowTasks = 0;
+  const workflowTaskMs: number[] = [];
+  let activityRounds = 0;
+  let localActivities = 0;
+  let lastWftCompleted = '';
+  const start = events[0] ? eventMs(events[0]) : NaN;
+  let end = events.at(-1) ? eventMs(events.at(-1)!) : NaN;
+  for (const e of events) {
+    const id = String(e.eventId);
+    const t = eventMs(e);
+    switch (e.eventType) {
+      case E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+        open.set(`wft:${id}`, t);
+        break;
+      case E.EVENT_TYPE_WORKFLOW_TASK_STARTED: {
+        const sid = String(e.workflowTaskStartedEventAttributes?.scheduledEventId);
+        wftWait.push([open.get(`wft:${sid}`) ?? t, t]);
+        open.set(`wftrun:${id}`, t);
+        break;
+      }
+      case E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+      case E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+      case E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT: {
+        const a = e.workflowTaskCompletedEventAttributes ?? e.workflowTaskFailedEventAttributes ?? e.workflowTaskTimedOutEventAttributes;
+        wftRun.push([open.get(`wftrun:${String(a?.startedEventId)}`) ?? t, t]);
+        workflowTaskMs.push(round(t - wftRun.at(-1)![0]));
+        workflowTasks++;
+        lastWftCompleted = id;
+        break;
+      }
+      case E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        open.set(`act:${id}`, t);
+        if (lastWftCompleted === String(e.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId)) {
+          activityRounds++;
+          lastWftCompleted = '';
+        }
+        break;
+      case E.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+        const sid = String(e.activityTaskStartedEventAttributes?.scheduledEventId);
+        actWait.push([open.get(`act:${sid}`) ?? t, t]);
+        open.set(`actrun:${sid}`, t);
+        break;
+      }
+      case E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+      case E.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+      case E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+      case E.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
+        const a =
+          e.activityTaskCompletedEventAttributes ??
+          e.activityTaskFailedEventAttributes ??
+          e.activityTaskTimedOutEventAttributes ??
+          e.activityTaskCanceledEventAttributes;
+        const sid = String(a?.scheduledEventId);
+        actRun.push([open.get(`actrun:${sid}`) ?? open.get(`act:${sid}`) ?? t, t]);
+        break;
+      }
+      case E.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+        open.set(`sig:${id}`, t);
+        break;
+      case E.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED:
+      case E.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: {
+        const a = e.externalWorkflowExecutionSignaledEventAttributes ?? e.signalExternalWorkflowExecutionFailedEventAttributes;
+        signal.push([open.get(`sig:${String(a?.initiatedEventId)}`) ?? t, t]);
+        break;
+      }
+      case E.EVENT_TYPE_TIMER_STARTED:
+        open.set(`timer:${id}`, t);
+        break;
+      case E.EVENT_TYPE_TIMER_FIRED:
+        timers.push([open.get(`timer:${String(e.timerFiredEventAttributes?.startedEventId)}`) ?? t, t]);
+        break;
+      case E.EVENT_TYPE_MARKER_RECORDED: {
+        const la = localActivitySpan(e);
+        if (la) {
+          localActivities++;
+          actRun.push([la.started, la.closed]);
+        }
+        break;
+      }
+      case E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+      case E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+        end = t;
+        break;
+      default:
+        break;
+    }
+  }
+  const whole: Span[] = Number.isFinite(start) && Number.isFinite(end) ? [[start, end]] : [];
+  let taken: Span[] = actRun;
+  const take = (spans: Span[]): number => {
+    const r = measure(spans, whole, taken);
+    taken = r.covered;
+    return round(r.ms);
+  };
+  const workflowTaskRunning = take(wftRun);
+  const workflowTaskDispatch = take(wftWait);
+  const activityDispatch = take(actWait);
+  const signalExternal = take(signal);
+  const timer = take(timers);
+  const server = take(whole);
+  return {
+    breakdownMs: { workflowTaskRunning, workflowTaskDispatch, activityDispatch, signalExternal, timer, server },
+    workflowTasks,
+    workflowTaskMs,
+    activityRounds,
+    localActivities,
+    events: events.length,
+  };
 }
 
 /** Total length of the union of [start, end] intervals (parallel activities count once). */

@@ -20,7 +20,7 @@ import { startSandbox, writeSandboxConfig, type Sandbox } from '../sandbox/confi
 import { startDevServer, type DevServer } from '../sandbox/devserver';
 import { startLoad, type LoadStats } from '../sandbox/load';
 import type { SandboxHost } from '../sandbox/world';
-import { eventMs, interrupted, intArg, REPO, round, sleep, startWorkerProcess, table, writeResults, type WorkerProcess } from './common';
+import { eventMs, interrupted, intArg, localActivitySpan, REPO, round, sleep, startWorkerProcess, table, within, writeResults, type WorkerProcess } from './common';
 
 const REPEATS = intArg('repeats', 10, 50);
 const RATE = intArg('rate', 200, 1000);
@@ -233,12 +233,14 @@ interface Timeline {
   lastSwitchCompleted: number;
   lastVerifyCompleted: number;
   lastStopCompleted: number;
+  /** The `traffic` Update's WorkflowExecutionUpdateCompleted: the answer `rollback --wait` waits for. */
+  trafficAnswered: number;
   /** The rollback workflow's WorkflowExecutionCompleted. */
   childClosed: number;
   /** The environment's ChildWorkflowExecutionCompleted. */
   envSawChildClosed: number;
   childEvents: number;
-  activities: { type: string; attempt: number; scheduled: number; started: number; closed: number }[];
+  activities: { type: string; attempt: number; scheduled: number; started: number; closed: number; local?: boolean }[];
 }
 
 async function rollbackTimeline(client: Client, rollbackId: string): Promise<Timeline> {
@@ -276,6 +278,10 @@ async function rollbackTimeline(client: Client, rollbackId: string): Promise<Tim
       const s = scheduled.get(id);
       const st = started.get(id);
       if (s) activities.push({ type: s.type, attempt: st?.attempt ?? 1, scheduled: s.at, started: st?.at ?? NaN, closed: eventMs(e) });
+    } else if (e.eventType === E.EVENT_TYPE_MARKER_RECORDED) {
+      // Verification runs as a local activity (workflows/steps/activities.ts readOps).
+      const la = localActivitySpan(e);
+      if (la) activities.push(la);
     }
   }
   const of = (type: string) => activities.filter((a) => a.type === type);
@@ -292,6 +298,7 @@ async function rollbackTimeline(client: Client, rollbackId: string): Promise<Tim
     lastSwitchCompleted: max(switches.map((a) => a.closed)),
     lastVerifyCompleted: max(of('verifyRouter').map((a) => a.closed)),
     lastStopCompleted: max(of('stopSlot').map((a) => a.closed)),
+    trafficAnswered: find(childEvents, (e) => e.eventType === E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED),
     childClosed: find(childEvents, (e) => e.eventType === E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED),
     envSawChildClosed,
     childEvents: childEvents.length,
@@ -305,15 +312,14 @@ const PHASES = [
   ['signaledToChildStarted', 'signal -> rollback child WorkflowExecutionStarted (environment workflow task, start child)'],
   ['childStartedToSwitchScheduled', 'child started -> first switchRouter ActivityTaskScheduled (first workflow task of the child)'],
   ['switchScheduledToSwitchCompleted', 'first switchRouter scheduled -> last switchRouter completed (both hosts in parallel: write, nginx -t, reload over SSH)'],
-  ['switchCompletedToVerifyCompleted', 'last switchRouter completed -> last verifyRouter completed (5 answers in a row, curl on each host)'],
-  ['verifyCompletedToStopCompleted', 'last verifyRouter completed -> last stopSlot completed (stop the rolled-back colour)'],
-  ['stopCompletedToChildClosed', 'last stopSlot completed -> rollback WorkflowExecutionCompleted'],
-  ['childClosedToCliExit', 'rollback completed -> CLI process exit (result long-poll, last progress query, connection close, node exit)'],
+  ['switchCompletedToVerifyCompleted', 'last switchRouter completed -> last verifyRouter completed (5 answers in a row, curl on each host; local activities inside the next workflow task)'],
+  ['verifyCompletedToAnswered', 'last verifyRouter completed -> the traffic Update completed (WorkflowExecutionUpdateCompleted: the answer rollback --wait waits for)'],
+  ['answeredToCliExit', 'traffic Update completed -> CLI process exit (the Update reaching the CLI, a last progress query, connection close, node exit)'],
 ] as const;
 type Phase = (typeof PHASES)[number][0];
 
 function phases(t: Timeline, spawnedAt: number, exitedAt: number): Record<Phase, number> {
-  const points = [spawnedAt, t.signaled, t.childStarted, t.firstSwitchScheduled, t.lastSwitchCompleted, t.lastVerifyCompleted, t.lastStopCompleted, t.childClosed, exitedAt];
+  const points = [spawnedAt, t.signaled, t.childStarted, t.firstSwitchScheduled, t.lastSwitchCompleted, t.lastVerifyCompleted, t.trafficAnswered, exitedAt];
   return Object.fromEntries(PHASES.map(([name], i) => [name, round(points[i + 1]! - points[i]!)])) as Record<Phase, number>;
 }
 
@@ -347,19 +353,23 @@ interface RollbackRun {
     switchQueuedMs: number;
     firstToLastSwitchCompletedMs: number;
     childClosedToEnvSawItMs: number;
+    /** After the CLI answered: the rolled-back colour stopped on the last host, the rollback completed (spawn = 0; the benchmark's poll, 20 ms). */
+    spawnToStopCompletedMs: number;
+    spawnToChildClosedMs: number;
+    spawnToGreenSeenStoppedMs: number;
     /** Spawn -> the CLI's "rollback ... requested" line (printed once signalWithStart returned). */
     spawnToRequestedLineMs: number;
     /** The environment's WorkflowExecutionSignaled -> that line reached the benchmark. */
     signaledToRequestedLineMs: number;
-    /** Rollback WorkflowExecutionCompleted -> the CLI's last output line (its summary). */
-    childClosedToLastLineMs: number;
+    /** The traffic Update completed -> the CLI's last output line (its summary). */
+    answeredToLastLineMs: number;
     /** The last output line -> the process exit (closing the connection, node exiting). */
     lastLineToExitMs: number;
   };
   historyEvents: number;
   /** The rollback CLI's output, each chunk's first line with its time since the spawn. */
   cliOutput: { ms: number; line: string }[];
-  activities: { type: string; attempt: number; queuedMs: number; ranMs: number; scheduledAtMs: number }[];
+  activities: { type: string; local?: boolean; attempt: number; queuedMs: number; ranMs: number; scheduledAtMs: number }[];
   output?: string[];
 }
 
@@ -461,7 +471,12 @@ async function run(): Promise<void> {
       }
       if (!afterRollback.every((v) => v === OLD)) problems.push(`after the rollback the routers answer ${afterRollback.join(',')}, not ${OLD}`);
       if (!upstreamAfterRollback.every((u) => u === `${oldColour}:${OLD}`)) problems.push(`after the rollback the upstream files say ${upstreamAfterRollback.join(',')}`);
-      if (hosts.some((h) => h.pidOf('green') !== null)) problems.push('green (the rolled-back colour) still runs after the rollback');
+      // --wait answers before the rolled-back colour is stopped; the rollback then completes.
+      const stopDeadline = Date.now() + 30_000;
+      while (hosts.some((h) => h.pidOf('green') !== null) && Date.now() < stopDeadline) await sleep(20);
+      const greenStoppedMs = round(now() - r.spawnedAt);
+      if (hosts.some((h) => h.pidOf('green') !== null)) problems.push('green (the rolled-back colour) still runs 30 s after the rollback answered');
+      await within('the rollback workflow to complete', 30_000, client!.workflow.getHandle(rollbackId).result()).catch((err: unknown) => void problems.push(`the rollback workflow did not complete: ${String(err)}`));
       if (stats.failed > 0) problems.push(`${stats.failed} load requests failed during the rollback`);
 
       const routers = urls.map((u, i) => routerFigures(u, polled[i]!, r.spawnedAt, OLD));
@@ -496,14 +511,17 @@ async function run(): Promise<void> {
           switchQueuedMs: round(t.firstSwitchStarted - t.firstSwitchScheduled),
           firstToLastSwitchCompletedMs: round(t.lastSwitchCompleted - t.firstSwitchCompleted),
           childClosedToEnvSawItMs: round(t.envSawChildClosed - t.childClosed),
+          spawnToStopCompletedMs: round(t.lastStopCompleted - r.spawnedAt),
+          spawnToChildClosedMs: round(t.childClosed - r.spawnedAt),
+          spawnToGreenSeenStoppedMs: greenStoppedMs,
           spawnToRequestedLineMs: round(requestedAt - r.spawnedAt),
           signaledToRequestedLineMs: round(requestedAt - t.signaled),
-          childClosedToLastLineMs: round(lastLineAt - t.childClosed),
+          answeredToLastLineMs: round(lastLineAt - t.trafficAnswered),
           lastLineToExitMs: round(r.exitedAt - lastLineAt),
         },
         historyEvents: t.childEvents,
         cliOutput: r.chunks.map((c) => ({ ms: round(c.at - r.spawnedAt), line: c.text.split('\n')[0]!.slice(0, 160) })),
-        activities: t.activities.map((a) => ({ type: a.type, attempt: a.attempt, queuedMs: round(a.started - a.scheduled), ranMs: round(a.closed - a.started), scheduledAtMs: round(a.scheduled - r.spawnedAt) })),
+        activities: t.activities.map((a) => ({ type: a.type, ...(a.local ? { local: true } : {}), attempt: a.attempt, queuedMs: round(a.started - a.scheduled), ranMs: round(a.closed - a.started), scheduledAtMs: round(a.scheduled - r.spawnedAt) })),
       };
       if (!ok) result.output = output.join('\n').split('\n').filter(Boolean).slice(-20);
       say(
@@ -529,7 +547,7 @@ async function run(): Promise<void> {
       starts.status!.push(await cutover(['-c', config, 'status', APP, ENV]));
       // Its parts: the launcher's dist/ check, node running the compiled CLI directly, node itself.
       starts.launcherCheck!.push(await runProcess('bash', [join(REPO, 'scripts', 'build.sh')]));
-      starts.nodeHelp!.push(await runProcess(process.execPath, [join(REPO, 'dist', 'starters', 'cli.js'), '--help']));
+      starts.nodeHelp!.push(await runProcess(process.execPath, [join(REPO, 'dist', 'cli', 'bin.mjs'), '--help']));
       starts.nodeBare!.push(await runProcess(process.execPath, ['-e', '']));
     }
     for (const [name, rs] of Object.entries(starts)) {
@@ -585,9 +603,11 @@ async function run(): Promise<void> {
         switchQueued: spread(timed.map((x) => x.extraMs.switchQueuedMs)),
         firstToLastSwitchCompleted: spread(timed.map((x) => x.extraMs.firstToLastSwitchCompletedMs)),
         childClosedToEnvSawIt: spread(timed.map((x) => x.extraMs.childClosedToEnvSawItMs)),
+        spawnToStopCompleted: spread(timed.map((x) => x.extraMs.spawnToStopCompletedMs)),
+        spawnToChildClosed: spread(timed.map((x) => x.extraMs.spawnToChildClosedMs)),
         spawnToRequestedLine: spread(timed.map((x) => x.extraMs.spawnToRequestedLineMs)),
         signaledToRequestedLine: spread(timed.map((x) => x.extraMs.signaledToRequestedLineMs)),
-        childClosedToLastLine: spread(timed.map((x) => x.extraMs.childClosedToLastLineMs)),
+        answeredToLastLine: spread(timed.map((x) => x.extraMs.answeredToLastLineMs)),
         lastLineToExit: spread(timed.map((x) => x.extraMs.lastLineToExitMs)),
       },
       breakdownPhases: Object.fromEntries(PHASES),
@@ -602,12 +622,12 @@ async function run(): Promise<void> {
       cliStartProblems: startProblems,
       notes: [
         `Each repeat: deploy v2 or v3 (alternating) with \`bin/cutover deploy ... --wait\` into the idle colour (green; teardownDelay 30m keeps blue ${OLD} alive), wait ${AFTER_DEPLOY_MS} ms, then \`bin/cutover rollback shop bench --wait\` back to blue ${OLD}. Every deploy goes to the colour that is not live; every rollback's target is checked on the routers (X-App-Version before and after) and in the upstream files, and green must be stopped afterwards. One unmeasured warm-up repeat first.`,
-        'The CLI is a real process, bin/cutover (bash launcher, scripts/build.sh check that dist/ is current, node dist/starters/cli.js), spawned by the benchmark; times are from spawn() to the child\'s exit event. scripts/build.sh ran once before anything was timed; a run whose stderr says it recompiled is counted in "rebuilt" and left out of the timings.',
+        'The CLI is a real process, bin/cutover (bash launcher, scripts/build.sh check that dist/ is current, node dist/cli/bin.mjs: the bundled CLI through its V8 code cache), spawned by the benchmark; times are from spawn() to the child\'s exit event. scripts/build.sh ran once before anything was timed; a run whose stderr says it recompiled is counted in "rebuilt" and left out of the timings.',
         `commandToAllRoutersMs: spawn -> the first answer (response headers received) carrying X-App-Version ${OLD} through the LAST of the two routers. Each router is polled by its own loop, one request at a time, a new request every ${POLL_MS} ms, each on a new connection (agent: false, Connection: close), so the resolution is about ${POLL_MS} ms plus one request. commandToAllRoutersStableMs is the first old answer after which no other version answered until the poll ended (${SETTLE_MS} ms after the CLI exit).`,
         `Load: ${RATE} requests/s in total, round-robin over both routers (sandbox/load.ts, keep-alive), from ${SETTLE_MS} ms before the rollback's spawn to ${SETTLE_MS} ms after its exit; requestsSent/Failed count every request of those windows. The deploys had their own load windows (deploys.*).`,
-        'breakdownMs: per-phase means over the measured repeats, from the histories: the environment workflow\'s WorkflowExecutionSignaled (this rollback\'s id in the signal input), the rollback workflow\'s WorkflowExecutionStarted, the first switchRouter ActivityTaskScheduled, the last switchRouter / verifyRouter / stopSlot ActivityTaskCompleted (both hosts run in parallel, the phase ends when the slower is done), the rollback\'s WorkflowExecutionCompleted, and the CLI\'s exit. The phases are consecutive and add up to cliReturnMs. Event times are the dev server\'s clock, the spawn/exit times the benchmark\'s; both are this machine\'s clock.',
+        'breakdownMs: per-phase means over the measured repeats, from the histories: the environment workflow\'s WorkflowExecutionSignaled (this rollback\'s id in the signal input), the rollback workflow\'s WorkflowExecutionStarted, the first switchRouter ActivityTaskScheduled, the last switchRouter ActivityTaskCompleted (both hosts run in parallel, the phase ends when the slower is done), the last verifyRouter completion (a local activity: the end of the workflow task that ran it, its marker\'s event time), the traffic Update\'s WorkflowExecutionUpdateCompleted, and the CLI\'s exit. The phases are consecutive and add up to cliReturnMs. `rollback --wait` answers once the traffic Update has (traffic back and verified); stopping the rolled-back colour and the rollback\'s completion follow (breakdownExtraMs.spawnToStopCompleted / spawnToChildClosed), and green must be stopped within 30 s after. Event times are the dev server\'s clock, the spawn/exit times the benchmark\'s; both are this machine\'s clock.',
         'allRoutersMinusSwitchCompletedMs: when both routers answered with the old version, relative to the last switchRouter ActivityTaskCompleted; negative means the routers served the old version before the server recorded the switch as done (the reload happens inside the activity, its result travels back afterwards).',
-        'cliStartMs: spawn -> exit of `bin/cutover --help`, `bin/cutover -c <cfg> validate`, `bin/cutover -c <cfg> status shop bench` (against the running dev server and worker, after the rollbacks, no load), interleaved. components: `bash scripts/build.sh` when dist/ is current (the launcher\'s check), `node dist/starters/cli.js --help` (no launcher), `node -e ""` (node itself).',
+        'cliStartMs: spawn -> exit of `bin/cutover --help`, `bin/cutover -c <cfg> validate`, `bin/cutover -c <cfg> status shop bench` (against the running dev server and worker, after the rollbacks, no load), interleaved. components: `bash scripts/build.sh` when dist/ is current (the launcher\'s check), `node dist/cli/bin.mjs --help` (no bash launcher), `node -e ""` (node itself).',
       ],
       runs,
       warmup,
@@ -627,14 +647,16 @@ async function run(): Promise<void> {
         ...PHASES.map(([p]) => [`  ${p}`, fmt(breakdownSpreadMs[p])]),
         ['all routers old - switch completed', fmt(rb.allRoutersMinusSwitchCompletedMs)],
         ['  spawn -> "requested" line', fmt(result.breakdownExtraMs.spawnToRequestedLine)],
-        ['  rollback closed -> last CLI line', fmt(result.breakdownExtraMs.childClosedToLastLine)],
+        ['  traffic answered -> last CLI line', fmt(result.breakdownExtraMs.answeredToLastLine)],
         ['  last CLI line -> exit', fmt(result.breakdownExtraMs.lastLineToExit)],
+        ['after the answer: spawn -> rolled-back colour stopped', fmt(result.breakdownExtraMs.spawnToStopCompleted)],
+        ['after the answer: spawn -> rollback completed', fmt(result.breakdownExtraMs.spawnToChildClosed)],
         ['answers of the new version after the first old one', String(rb.notOldAnswersAfterFirstOld)],
         ['CLI start --help', fmt(cliStartMs.help)],
         ['CLI start validate', fmt(cliStartMs.validate)],
         ['CLI start status', fmt(cliStartMs.status)],
         ['  launcher check (build.sh)', fmt(cliStartMs.components.launcherCheck)],
-        ['  node dist/starters/cli.js --help', fmt(cliStartMs.components.nodeDistCliHelp)],
+        ['  node dist/cli/bin.mjs --help', fmt(cliStartMs.components.nodeDistCliHelp)],
         ['  node -e ""', fmt(cliStartMs.components.nodeBare)],
         ['deploy CLI return', fmt(result.deploys.cliReturnMs)],
         ['load average start / end', `${loadAtStart.join(' ')} / ${loadAtEnd.join(' ')}`],

@@ -22,7 +22,7 @@ import { startDevServer, type DevServer } from '../sandbox/devserver';
 import { freePort } from '../sandbox/world';
 import { sendDeploy } from '../starters/environment-client';
 import { deployRequestSchema, type DeployRequest, type Plan } from '../contract';
-import { deployTimeline, interrupted, intArg, REPO, RESULTS_DIR, round, sleep, startWorkerProcess, summary, table, within, writeResults, type DeployTimeline, type WorkerProcess } from './common';
+import { deployTimeline, interrupted, intArg, REPO, RESULTS_DIR, round, sleep, startWorkerProcess, summary, table, within, workflowOverhead, writeResults, type DeployTimeline, type WorkerProcess } from './common';
 
 const ENVS = intArg('envs', 1000, 2000);
 const WORKERS = intArg('workers', 1, 4);
@@ -262,7 +262,7 @@ async function run(): Promise<void> {
     const runsPerDeploy = await deployRuns(c);
 
     const timelines: DeployTimeline[] = await mapLimit(requests, 10, (r) =>
-      deployTimeline(c, r.deployId).catch((): DeployTimeline => ({ events: 0, started: NaN, closed: NaN, status: 'other', activities: [] })),
+      deployTimeline(c, r.deployId).catch((): DeployTimeline => ({ events: 0, started: NaN, closed: NaN, status: 'other', activities: [], overhead: workflowOverhead([]) })),
     );
     const envEvents = await mapLimit(envs.slice(0, 20), 10, async (env) => (await c.workflow.getHandle(`env/${APP}/${env}`).fetchHistory()).events?.length ?? 0);
     const ok = timelines.filter((t) => t.status === 'completed');

@@ -45,6 +45,8 @@ export const pauseUpdate = defineUpdate<CanaryStatus, [{ by: string }]>('pause')
 export const resumeUpdate = defineUpdate<CanaryStatus, [{ by: string }]>('resume');
 export const abortUpdate = defineUpdate<CanaryStatus, [{ by: string; reason?: string }]>('abort');
 export const canaryQuery = defineQuery<CanaryStatus>('canary');
+/** A rollback's answer once traffic is back and verified (or not); see RollbackTraffic. */
+export const rollbackTrafficUpdate = defineUpdate<RollbackTraffic>('traffic');
 
 export interface CanaryStatus {
   /** 0-based index of the step in force, and how many there are. */
@@ -151,6 +153,15 @@ export interface RollbackResult {
   /** Set when the rollback cancelled a deploy in flight instead of switching colours. */
   cancelledDeploy?: string;
 }
+
+/**
+ * `rollback --wait` asks the rollback for this (the `traffic` Update): it answers once every
+ * router is back on the old colour and verification has said whether it answers as the old
+ * version; stopping the rolled-back colour follows in the workflow.
+ */
+export type RollbackTraffic =
+  | { verified: true; result: RollbackResult }
+  | { verified: false; failureType: string; reason: string };
 
 export interface TeardownInput {
   plan: Plan;

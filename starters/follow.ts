@@ -5,11 +5,13 @@ import {
   envWorkflowId,
   outermostFailureType,
   progressQuery,
+  rollbackTrafficUpdate,
   type DeployResult,
   type EnvState,
   type OperationKind,
   type ProgressEntry,
   type RollbackResult,
+  type RollbackTraffic,
 } from '../contract';
 import { NO_WORKER_HINT, queryEnvState, workflowExists } from './environment-client';
 import { causeChain, formatDeployResult, formatFailure, formatProgress, formatRollbackResult, formatWaiting } from './format';
@@ -25,9 +27,13 @@ export interface Target {
 }
 
 const TICK_MS = 1000;
-/** Until the operation's workflow exists: look often at first (a rollback starts within ms), then once a second. */
-const FIRST_TICKS_MS = 100;
+/**
+ * Until the operation's workflow exists: look often at first (a rollback starts within ms), then
+ * once a second; the environment's state (a query its worker answers) at most every STATE_EVERY_MS.
+ */
+const FIRST_TICKS_MS = 25;
 const FIRST_TICKS_FOR_MS = 5_000;
+const STATE_EVERY_MS = 250;
 const RESEND_AFTER_MS = 15_000;
 
 function knows(state: EnvState | null, id: string): boolean {
@@ -51,29 +57,33 @@ export async function follow(t: TemporalConnection, target: Target, out: Output,
   let lastWaiting = '';
   let warnedSilent = false;
   let resent = false;
+  let stateAt = -Infinity;
   for (;;) {
-    if (await workflowExists(t.client, target.id)) return followWorkflow(t, target, out, io);
-    const state = await queryEnvState(t, target.app, target.env);
-    if (state === undefined) {
-      if (!warnedSilent) {
-        out.line(`no answer from ${envId} yet; ${NO_WORKER_HINT}`);
-        warnedSilent = true;
-      }
-    } else {
-      if (state !== null) {
-        const ended = await endedEarlier(t, state, target, out);
-        if (ended) return ended;
-        const waiting = formatWaiting(state, target.id);
-        if (waiting !== lastWaiting) {
-          out.line(waiting);
-          lastWaiting = waiting;
+    if (await workflowExists(t.client, target.id)) return target.kind === 'rollback' ? followRollback(t, target, out, io) : followWorkflow(t, target, out, io);
+    if (io.now().getTime() - stateAt >= STATE_EVERY_MS) {
+      stateAt = io.now().getTime();
+      const state = await queryEnvState(t, target.app, target.env);
+      if (state === undefined) {
+        if (!warnedSilent) {
+          out.line(`no answer from ${envId} yet; ${NO_WORKER_HINT}`);
+          warnedSilent = true;
         }
-      }
-      // A signal sent while the environment workflow continues as new can, rarely, be lost.
-      if (!resent && !knows(state, target.id) && io.now().getTime() - since >= RESEND_AFTER_MS) {
-        out.line(`${envId} has no record of ${target.id} after ${RESEND_AFTER_MS / 1000}s; sending the request again`);
-        await resend();
-        resent = true;
+      } else {
+        if (state !== null) {
+          const ended = await endedEarlier(t, state, target, out);
+          if (ended) return ended;
+          const waiting = formatWaiting(state, target.id);
+          if (waiting !== lastWaiting) {
+            out.line(waiting);
+            lastWaiting = waiting;
+          }
+        }
+        // A signal sent while the environment workflow continues as new can, rarely, be lost.
+        if (!resent && !knows(state, target.id) && io.now().getTime() - since >= RESEND_AFTER_MS) {
+          out.line(`${envId} has no record of ${target.id} after ${RESEND_AFTER_MS / 1000}s; sending the request again`);
+          await resend();
+          resent = true;
+        }
       }
     }
     await io.sleep(io.now().getTime() - since < FIRST_TICKS_FOR_MS ? FIRST_TICKS_MS : TICK_MS);
@@ -111,13 +121,13 @@ async function printNewProgress(t: TemporalConnection, handle: WorkflowHandle, s
 
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-async function followWorkflow(t: TemporalConnection, target: Target, out: Output, io: Io): Promise<Outcome> {
+async function followWorkflow(t: TemporalConnection, target: Target, out: Output, io: Io, printed = 0): Promise<Outcome> {
   const handle = t.client.workflow.getHandle(target.id);
   const result: Promise<Settled> = handle.result().then(
     (value: unknown) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
   );
-  let seen = 0;
+  let seen = printed;
   let settled: Settled | undefined;
   while (!settled) {
     seen = await printNewProgress(t, handle, seen, out);
@@ -142,6 +152,40 @@ async function followWorkflow(t: TemporalConnection, target: Target, out: Output
     return { exitCode: exitCodeOfFailure(failureType), report: { ok: false, ...base, error, ...(failureType ? { failureType } : {}) } };
   }
   throw settled.error;
+}
+
+/**
+ * A rollback answers `rollback --wait` as soon as every router is back on the old colour and
+ * verification has said whether it answers as the old version (the `traffic` Update); stopping
+ * the rolled-back colour goes on in the workflow. A failed verification exits 1, as a failed
+ * rollback does. A rollback that cannot answer the Update (one that ended first, or a worker
+ * from before the Update) is followed to its end instead.
+ */
+async function followRollback(t: TemporalConnection, target: Target, out: Output, io: Io): Promise<Outcome> {
+  const handle = t.client.workflow.getHandle(target.id);
+  const answer: Promise<{ ok: true; value: RollbackTraffic } | { ok: false }> = handle.executeUpdate(rollbackTrafficUpdate).then(
+    (value) => ({ ok: true as const, value }),
+    () => ({ ok: false as const }),
+  );
+  let seen = 0;
+  let settled: Awaited<typeof answer> | undefined;
+  while (!settled) {
+    seen = await printNewProgress(t, handle, seen, out);
+    settled = await Promise.race([answer, io.sleep(TICK_MS).then(() => undefined)]);
+  }
+  if (!settled.ok) return followWorkflow(t, target, out, io, seen);
+  await printNewProgress(t, handle, seen, out);
+  const base = { id: target.id, url: target.url };
+  const traffic = settled.value;
+  if (traffic.verified) {
+    out.line(formatRollbackResult(target.app, target.env, traffic.result));
+    if (!traffic.result.cancelledDeploy) out.line('verified through every router; the rolled-back colour is being stopped (cutover status shows when)');
+    out.line(target.url);
+    return { exitCode: EXIT.ok, report: { ok: true, ...base, result: traffic.result, verified: true } };
+  }
+  out.error(`rollback ${target.id} failed: ${traffic.reason}`);
+  out.error(target.url);
+  return { exitCode: exitCodeOfFailure(traffic.failureType), report: { ok: false, ...base, error: traffic.reason, failureType: traffic.failureType } };
 }
 
 /** The type of the outermost ApplicationFailure of a failed operation (see outermostFailureType). */

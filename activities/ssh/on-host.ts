@@ -11,7 +11,8 @@ const HEARTBEAT_EVERY_MS = 1_000;
  */
 export async function onHost<T>(fn: () => Promise<T>, opts?: Parameters<typeof classify>[1]): Promise<T> {
   const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  // Local activities (the reads, workflows/steps/activities.ts) cannot heartbeat: their workflow task is kept alive instead.
+  const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await classify(fn, opts);
   } finally {

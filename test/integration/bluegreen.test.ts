@@ -87,6 +87,9 @@ describe('blue-green deploy on real hosts', () => {
     assert.equal(load.failed, 0, load.failures.join('\n'));
     assert.deepEqual(routed(), ['blue:v1', 'blue:v1']);
     assert.deepEqual(served(), ['200 v1', '200 v1']);
+    assert.match(run.stdout, /verified through every router; the rolled-back colour is being stopped/);
+    // --wait answers once traffic is back and verified; the rolled-back colour is stopped after.
+    await w.client.workflow.getHandle('rollback/shop/prod/gitlab-1002').result();
     assert.deepEqual(pids('green'), [null, null], 'the rolled-back colour is stopped');
     assert.ok(w.slack.messages().some((m) => m.text.includes('rolled back: v1 live on blue')));
     recordHistory(w.server.address, 'rollback/shop/prod/gitlab-1002', 'rollback-succeeded');

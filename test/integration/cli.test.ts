@@ -42,6 +42,12 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
+// Build first (when a source changed), so no test sees the launcher's "compiling" line.
+before(async () => {
+  const build = await runCaptured('bash', [join(ROOT, 'scripts', 'build.sh')], { cwd: ROOT, env: process.env, timeoutMs: 300_000 });
+  assert.equal(build.code, 0, build.stderr);
+});
+
 test('validate: a good file → 0 with a summary', async () => {
   const r = await cutover(['validate'], workdir());
   assert.equal(r.code, 0, r.stderr);
@@ -101,6 +107,27 @@ test('deploy: a version with shell syntax or shaped like a path or an option →
   assert.equal(existsSync(marker), false);
   if (!literalExisted) assert.equal(existsSync('/tmp/pwned'), false);
   assert.equal(existsSync(join(dir, 'x')), false);
+});
+
+test('the bundled CLI starts through its V8 code caches; a cache V8 rejects is written again and the CLI still works', async () => {
+  for (const f of ['front.cjs.v8cache', 'commands.cjs.v8cache']) assert.ok(existsSync(join(ROOT, 'dist', 'cli', f)), `scripts/build.sh writes ${f}`);
+  const dir = mkdtempSync(join(tmpdir(), 'cutover-cli-cache-'));
+  for (const f of ['bin.mjs', 'front.cjs', 'commands.cjs']) copyFileSync(join(ROOT, 'dist', 'cli', f), join(dir, f));
+  for (const f of ['front.cjs.v8cache', 'commands.cjs.v8cache']) writeFileSync(join(dir, f), 'not a V8 code cache');
+  // A command loads both bundles (validate: the config's modules); the example file is valid.
+  const cfg = join(workdir(), 'cutover.yml');
+  const run = () => runCaptured(process.execPath, [join(dir, 'bin.mjs'), '-c', cfg, 'validate'], { cwd: dir, env: process.env, timeoutMs: 30_000 });
+  const first = await run();
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /OK \(2 apps, 3 environments, 5 hosts\)/);
+  const caches = ['front.cjs.v8cache', 'commands.cjs.v8cache'].map((f) => readFileSync(join(dir, f)));
+  for (const c of caches) {
+    assert.notEqual(c.toString('latin1'), 'not a V8 code cache', 'the rejected cache was replaced');
+    assert.ok(c.length > 10_000, `a real cache (${c.length} bytes)`);
+  }
+  const second = await run();
+  assert.equal(second.code, 0, second.stderr);
+  assert.deepEqual(['front.cjs.v8cache', 'commands.cjs.v8cache'].map((f) => readFileSync(join(dir, f))), caches, 'accepted caches are left as they are');
 });
 
 test('deploy: Temporal unreachable → 3 within a few seconds', async () => {

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, WorkflowUpdateStage, type WorkflowUpdateHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { DeployResult, EnvState, RollbackResult } from '../../contract';
+import { rollbackTrafficUpdate, type DeployResult, type EnvState, type RollbackResult, type RollbackTraffic } from '../../contract';
 import { childResult, envState, sendDeploy, sendRollback, waitForState } from '../support/envs';
 import { FakeWorld } from '../support/fakes/world';
 import { deployRequest, fakePlan, rollbackRequest } from '../support/plans';
@@ -50,6 +51,22 @@ const hosts = ['web1', 'web2'];
  * fired: awaiting a workflow result unlocks time skipping, and the server may jump past them.
  */
 const deployFinished = (id: string) => (st: EnvState) => st.running === null && st.recent.some((op) => op.id === id);
+
+/** What `rollback --wait` waits for: the rollback's traffic Update, accepted once its workflow exists. */
+async function trafficUpdate(rollbackId: string): Promise<WorkflowUpdateHandle<RollbackTraffic>> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await testEnv.client.workflow.getHandle(rollbackId).describe();
+      return await testEnv.client.workflow.getHandle(rollbackId).startUpdate(rollbackTrafficUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+const trafficAnswer = async (rollbackId: string): Promise<RollbackTraffic> => (await trafficUpdate(rollbackId)).result();
 
 describe('blue-green deploy through the environment workflow', () => {
   test('happy path: v2 goes to the idle colour on every host, v1 stays alive for rollback', async () => {
@@ -187,6 +204,66 @@ describe('blue-green deploy through the environment workflow', () => {
       assert.equal(state.live?.version, 'v1');
       assert.equal(state.previous, null);
     });
+  });
+
+  test('rollback answers its traffic Update once every host is back and verified, before the rolled-back colour is stopped', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    const activities = world.activities();
+    // The stop of the rolled-back colour waits until the test has its answer.
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    let rollingBack = false;
+    const stopSlot: typeof activities.stopSlot = async (input) => {
+      if (rollingBack && input.color === 'green') await released;
+      return activities.stopSlot(input);
+    };
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await waitForState(testEnv.client, plan.app, env, deployFinished(req.deployId));
+      rollingBack = true;
+      const rb = rollbackRequest(plan, 'rb-answer');
+      await sendRollback(testEnv.client, rb, tq);
+      const traffic = await trafficAnswer(rb.rollbackId);
+      assert.equal(traffic.verified, true);
+      assert.deepEqual(traffic.verified && [traffic.result.color, traffic.result.version], ['blue', 'v1']);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('green'), ['v2', 'v2'], 'answered before the rolled-back colour is stopped');
+      release();
+      await childResult<RollbackResult>(testEnv.client, rb.rollbackId);
+      assert.deepEqual(world.running('green'), [null, null], 'then it is stopped');
+    }, { ...activities, stopSlot });
+  });
+
+  test('a rollback whose verification fails answers verified: false (RollbackFailed) and keeps the rolled-back colour', async () => {
+    const world = new FakeWorld(hosts, { color: 'blue', version: 'v1' });
+    const activities = world.activities();
+    // Verification waits until the Update is in, so the answer cannot come after the rollback ended.
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    const verifyRouter: typeof activities.verifyRouter = async (input) => {
+      if (input.version === 'v1') await released;
+      return activities.verifyRouter(input);
+    };
+    await withWorker(world, async (tq, env) => {
+      const plan = fakePlan(hosts, { env });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await waitForState(testEnv.client, plan.app, env, deployFinished(req.deployId));
+      world.failVerify.add('v1');
+      const rb = rollbackRequest(plan, 'rb-unverified');
+      await sendRollback(testEnv.client, rb, tq);
+      const update = await trafficUpdate(rb.rollbackId);
+      release();
+      const traffic = await update.result();
+      assert.equal(traffic.verified, false);
+      assert.equal(!traffic.verified && traffic.failureType, 'RollbackFailed');
+      assert.match(!traffic.verified ? traffic.reason : '', /traffic is back on blue but it does not answer as v1; green kept running/);
+      await assert.rejects(childResult(testEnv.client, rb.rollbackId), /does not answer as v1/);
+      assert.deepEqual(world.serving(), ['blue:v1', 'blue:v1']);
+      assert.deepEqual(world.running('green'), ['v2', 'v2'], 'the rolled-back colour is kept');
+    }, { ...activities, verifyRouter });
   });
 
   test('rollback with nothing alive to roll back to fails with a clear reason', async () => {

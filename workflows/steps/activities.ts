@@ -1,5 +1,6 @@
 // Activity stubs with a timeout and retry policy chosen per activity.
-import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 
 const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected'];
@@ -22,6 +23,51 @@ export const hostOps = proxyActivities<Activities>({
   cancellationType: WAIT,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
+
+/**
+ * Reads and checks (what a router serves, whether a version is installed, verification through
+ * the routers) as local activities: they run inside the workflow task that asks for them, so
+ * parallel reads on every host cost no server round trip and no workflow task per host. They
+ * change nothing, so a worker lost mid-read just reads again. Workflows started before this
+ * (patch `local-reads`) keep scheduling them as ordinary activities.
+ */
+const localReadOps = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  cancellationType: WAIT,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+type ReadActivities = Pick<Activities, 'readRouter' | 'checkInstalled' | 'verifyRouter'>;
+type ReadOptions = { summary?: string; retry?: { maximumAttempts?: number } };
+type ReadOps = { [K in keyof ReadActivities]: { executeWithOptions(options: ReadOptions, args: Parameters<ReadActivities[K]>): ReturnType<ReadActivities[K]> } };
+
+/**
+ * A failed local activity reaches the workflow as its bare cause; wrapped as an ordinary
+ * activity's failure is, so refusals read it the same way (a host key or unsafe input as it is,
+ * an unreachable host as EnvironmentNotDeployable) and the CLI's exit code does not change.
+ */
+const likeActivity =
+  (type: string) =>
+  (err: unknown): never => {
+    if (err instanceof ActivityFailure || isCancellation(err) || !(err instanceof Error)) throw err;
+    const retryState = err instanceof ApplicationFailure && err.nonRetryable ? RetryState.NON_RETRYABLE_FAILURE : RetryState.MAXIMUM_ATTEMPTS_REACHED;
+    throw new ActivityFailure('Activity task failed', type, undefined, retryState, undefined, err);
+  };
+
+/** The read activities, local in workflows that have the `local-reads` patch. */
+export function readOps(): ReadOps {
+  if (!patched('local-reads')) return hostOps;
+  return {
+    readRouter: { executeWithOptions: (o, args) => localReadOps.readRouter.executeWithOptions(o, args).catch(likeActivity('readRouter')) },
+    checkInstalled: { executeWithOptions: (o, args) => localReadOps.checkInstalled.executeWithOptions(o, args).catch(likeActivity('checkInstalled')) },
+    verifyRouter: {
+      executeWithOptions: (o, args) =>
+        localReadOps.verifyRouter
+          .executeWithOptions({ ...o, retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', nonRetryableErrorTypes: NON_RETRYABLE, ...o.retry } }, args)
+          .catch(likeActivity('verifyRouter')),
+    },
+  };
+}
 
 /** Health checks loop inside the activity and heartbeat, so a dead worker is noticed quickly. */
 export const healthOps = proxyActivities<Activities>({

@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE } from '../../contract/failures';
 import type { Color, Plan } from '../../contract/spec';
-import { hostOps, restoreOps } from './activities';
+import { hostOps, readOps, restoreOps } from './activities';
 import { onEveryHost } from './hosts';
 import type { Journal } from './journal';
 import type { Live } from './outcome';
@@ -14,7 +14,7 @@ const routerInput = (plan: Plan) => ({ router: plan.router, slots: plan.platform
 /** Ask every router what it serves; refuse if they disagree. */
 export async function readLiveColour(plan: Plan): Promise<Live | null> {
   const states = await onEveryHost(plan, (host) =>
-    hostOps.readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, ...routerInput(plan) }]),
+    readOps().readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, ...routerInput(plan) }]),
   );
   const describe = (s: (typeof states)[number]): string =>
     `${s.color ?? 'nothing'}${s.version ? ` (${s.version})` : ''}${s.canary ? ` with ${s.canary.weight}% to ${s.canary.color}` : ''}`;
@@ -63,7 +63,7 @@ export async function restoreTraffic(plan: Plan, to: { color: Color; version: st
 export async function verifyTraffic(plan: Plan, version: string, journal: Journal): Promise<void> {
   journal.step('verifying', `checking that ${plan.verify.requests} answers in a row through each router come from ${version}`);
   await onEveryHost(plan, (host) =>
-    hostOps.verifyRouter.executeWithOptions({ retry: { maximumAttempts: 2 }, summary: `verify ${version} through nginx on ${host.name}` }, [
+    readOps().verifyRouter.executeWithOptions({ retry: { maximumAttempts: 2 }, summary: `verify ${version} through nginx on ${host.name}` }, [
       { host, ...routerInput(plan), version, verify: plan.verify, timeoutMs: plan.health.timeoutMs * 4 },
     ]),
   );

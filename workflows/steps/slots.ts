@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE } from '../../contract/failures';
 import type { Color, Plan } from '../../contract/spec';
-import { healthOps, hostOps, restoreOps } from './activities';
+import { healthOps, hostOps, readOps, restoreOps } from './activities';
 import { onEveryHost } from './hosts';
 import type { Journal } from './journal';
 
@@ -12,7 +12,7 @@ export async function checkVersionInstalled(plan: Plan, version: string, journal
   journal.step('checking', `checking that ${version} is installed on every host`);
   const { slots } = plan.platform;
   const results = await onEveryHost(plan, (host) =>
-    hostOps.checkInstalled.executeWithOptions({ summary: `is ${version} installed on ${host.name}` }, [{ host, slots, version }]),
+    readOps().checkInstalled.executeWithOptions({ summary: `is ${version} installed on ${host.name}` }, [{ host, slots, version }]),
   );
   const missing = results.filter((r) => !r.installed);
   if (missing.length > 0) {

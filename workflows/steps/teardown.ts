@@ -3,7 +3,7 @@
 import { log } from '@temporalio/workflow';
 import type { PreviousColor, TeardownResult } from '../../contract/api';
 import type { Plan } from '../../contract/spec';
-import { hostOps, slackOps } from './activities';
+import { hostOps, readOps, slackOps } from './activities';
 import { onEveryHost } from './hosts';
 import { reasonOf } from './journal';
 
@@ -11,7 +11,7 @@ export async function teardownOps(plan: Plan, prev: PreviousColor, key: string):
   const { router, slots } = { router: plan.router, slots: plan.platform.slots };
   try {
     const routers = await onEveryHost(plan, (host) =>
-      hostOps.readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, router, slots }]),
+      readOps().readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, router, slots }]),
     );
     const serving = routers.filter((r) => r.color === prev.color || r.canary?.color === prev.color).map((r) => r.host);
     if (serving.length > 0) return { outcome: 'cancelled', reason: `not stopping ${prev.color}: ${serving.join(', ')} still serve it` };
