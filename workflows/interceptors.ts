@@ -1,7 +1,7 @@
 // Registered with every bundle of cutover's workflows (workers/worker.ts): when a workflow
 // ends, however it ends, it first waits until its audit events are written.
 import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
-import { flushJournals } from './steps/journal';
+import { flushAuditTrails } from './steps/audit-trail';
 
 export const interceptors: WorkflowInterceptorsFactory = () => ({
   inbound: [
@@ -10,7 +10,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
         try {
           return await next(input);
         } finally {
-          await flushJournals();
+          await flushAuditTrails();
         }
       },
     },

@@ -1,23 +1,14 @@
 // What an operation tells people as it goes: the progress query, the "current details" and
 // phase search attribute in the Temporal UI, the Slack thread, and the audit log. Nothing else
 // writes to Slack or the audit log, so nothing bypasses the record.
-import { CancellationScope, condition, log, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { progressQuery, type ProgressEntry } from '../../contract/api';
-import type { AuditAction, AuditEvent, AuditOperation } from '../../contract/audit';
+import type { AuditAction } from '../../contract/audit';
 import { SA } from '../../contract/search-attributes';
-import { auditOps, slackOps } from './activities';
+import { slackOps } from './activities';
+import { AuditTrail, type AuditContext, type AuditFields } from './audit-trail';
 
-/** Who and what the audit events of one operation are about. */
-export interface AuditContext {
-  app: string;
-  env: string;
-  /** The plan's `audit` flag: off, nothing is written. */
-  enabled: boolean;
-  operation: AuditOperation;
-  version: string | null;
-  /** Who asked for the operation (the default actor of its events). */
-  actor: string | null;
-}
+export { deployAudit, type AuditContext } from './audit-trail';
 
 /** Progress phases that are audit actions of their own; every other phase is a `step`. */
 const PHASE_ACTIONS: Readonly<Record<string, AuditAction>> = {
@@ -36,54 +27,18 @@ const PHASE_ACTIONS: Readonly<Record<string, AuditAction>> = {
 };
 /** Slack events that are audit actions (the rest repeat a phase already recorded). */
 const EVENT_ACTIONS: Readonly<Record<string, AuditAction>> = { started: 'started', switched: 'switched', 'rolled-back': 'rolled-back' };
-const OUTCOMES: Partial<Record<AuditAction, string>> = {
-  succeeded: 'succeeded',
-  failed: 'failed',
-  cancelled: 'cancelled',
-  refused: 'refused',
-  rejected: 'rejected',
-  'rolled-back': 'rolled-back',
-};
-
-export interface AuditFields {
-  actor?: string | null;
-  outcome?: string | null;
-  message?: string;
-  detail?: Record<string, unknown>;
-}
-
-/** The audit context of a deploy (its trigger is the actor). */
-export function deployAudit(request: { plan: { app: string; env: string; audit?: boolean | undefined }; version: string; trigger: { by: string } }): AuditContext {
-  return { app: request.plan.app, env: request.plan.env, enabled: request.plan.audit === true, operation: 'deploy', version: request.version, actor: request.trigger.by };
-}
-
-/** The journals of this workflow execution, flushed when it ends (workflows/interceptors.ts). */
-const registry = (): Set<Journal> => {
-  const g = globalThis as { __cutoverJournals?: Set<Journal> };
-  return (g.__cutoverJournals ??= new Set());
-};
-
-/** Wait until every audit event of this execution has been written (never cancelled). */
-export async function flushJournals(): Promise<void> {
-  for (const j of registry()) await j.flushAudit();
-}
-
 export class Journal {
   private readonly entries: ProgressEntry[] = [];
   private thread: string | null = null;
-  private readonly auditQueue: AuditEvent[] = [];
-  private auditWriting = false;
-  private auditSeq = 0;
-  private auditOn: boolean | undefined;
-  private readonly approvedBy: string[] = [];
+  private readonly audit: AuditTrail | undefined;
 
   constructor(
     private readonly channel: string | undefined,
     private readonly key: string,
-    private readonly audit?: AuditContext,
+    audit?: AuditContext,
   ) {
     setHandler(progressQuery, () => this.entries);
-    registry().add(this);
+    this.audit = audit?.enabled ? new AuditTrail(audit, (message) => this.note('audit-waiting', message)) : undefined;
   }
 
   get slackThread(): string | null {
@@ -100,64 +55,16 @@ export class Journal {
     this.record(action, { message, ...(action === 'step' ? { detail: { phase } } : {}) });
   }
 
-  /**
-   * An audit event only (no progress line): e.g. each approver's approval. Written in the
-   * background, in order, one batch at a time; retried until PostgreSQL takes it, without
-   * holding up the operation, which waits for it only at its very end.
-   */
+  /** A progress line and the UI details only: no phase change, no audit event. */
+  private note(step: string, message: string): void {
+    this.entries.push({ at: Date.now(), step, message });
+    setCurrentDetails(`**${step}**: ${message}`);
+    log.warn(message);
+  }
+
+  /** An audit event only (no progress line): e.g. each approver's approval. */
   record(action: AuditAction, fields: AuditFields = {}): void {
-    const a = this.audit;
-    if (!a?.enabled) return;
-    this.auditOn ??= patched('audit-log');
-    if (!this.auditOn) return;
-    if (action === 'approved' && fields.actor && !this.approvedBy.includes(fields.actor)) this.approvedBy.push(fields.actor);
-    const { workflowId, runId } = workflowInfo();
-    this.auditQueue.push({
-      // Zero-padded so that events of one instant sort in the order they happened.
-      id: `${workflowId}:${runId}:${String(++this.auditSeq).padStart(6, '0')}`,
-      at: Date.now(),
-      app: a.app,
-      env: a.env,
-      operation: a.operation,
-      operationId: workflowId,
-      action,
-      actor: fields.actor !== undefined ? fields.actor : a.actor,
-      version: a.version,
-      approvers: [...this.approvedBy],
-      outcome: fields.outcome !== undefined ? fields.outcome : (OUTCOMES[action] ?? null),
-      message: fields.message ?? '',
-      detail: fields.detail ?? {},
-    });
-    this.writeAudit();
-  }
-
-  private writeAudit(): void {
-    if (this.auditWriting || this.auditQueue.length === 0) return;
-    const batch = this.auditQueue.splice(0, 100);
-    this.auditWriting = true;
-    const done = (): void => {
-      this.auditWriting = false;
-      this.writeAudit();
-    };
-    // Not cancellable: a cancelled deploy's events (its cancellation among them) still land.
-    CancellationScope.nonCancellable(() =>
-      auditOps.auditWrite.executeWithOptions({ summary: `audit log: ${batch.map((e) => e.action).join(', ')}` }, [batch]),
-    ).then(done, (err: unknown) => {
-      // The activity gave up for now (PostgreSQL down for minutes, a worker without DATABASE_URL):
-      // say so where people look, keep the events, try again in a minute.
-      this.auditQueue.unshift(...batch);
-      const waiting = `audit log: ${this.auditQueue.length} event(s) not written yet (${reasonOf(err)}); trying again every minute`;
-      this.entries.push({ at: Date.now(), step: 'audit-waiting', message: waiting });
-      setCurrentDetails(`**audit-waiting**: ${waiting}`);
-      log.warn(waiting);
-      void CancellationScope.nonCancellable(() => sleep('1 minute', { summary: 'audit log: waiting for PostgreSQL' })).then(done);
-    });
-  }
-
-  /** Resolves once every event recorded so far is written. */
-  async flushAudit(): Promise<void> {
-    if (!this.auditWriting && this.auditQueue.length === 0) return;
-    await CancellationScope.nonCancellable(() => condition(() => !this.auditWriting && this.auditQueue.length === 0));
+    this.audit?.record(action, fields);
   }
 
   /** Open the deploy's Slack thread with a headline (or, once open, make this the headline). */
