@@ -4,7 +4,11 @@ import type { Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../contract/spec';
 import { createFreezeActivities } from './freeze';
 import { createNginxActivities } from './nginx';
+import { createPostgresActivities } from './postgres';
+import { createPowerDnsActivities } from './powerdns';
+import { createProbeActivities } from './probe';
 import { createPrometheusActivities } from './prometheus';
+import { createSiteActivities } from './sites';
 import { createSlackActivities, type SlackDeps } from './slack';
 import { createSlotActivities } from './slots';
 import type { Ssh } from './ssh/client';
@@ -30,6 +34,11 @@ export function createActivities(deps: ActivityDeps) {
     ...createFreezeActivities(),
     ...createVersionSourceActivities(deps.ssh),
     ...createTemporalActivities(deps.temporal?.client, deps.temporal?.taskQueue ?? TASK_QUEUE),
+    // Disaster-recovery failover (workflows/failover.ts, monitor.ts); secrets from the worker's environment.
+    ...createPostgresActivities(deps.ssh),
+    ...createPowerDnsActivities(),
+    ...createProbeActivities(),
+    ...createSiteActivities(deps.ssh),
   };
 }
 

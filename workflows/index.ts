@@ -5,3 +5,5 @@ export { canaryDeploy } from './strategies/canary';
 export { rollbackWorkflow } from './rollback';
 export { teardownWorkflow } from './teardown';
 export { scheduledDeployWorkflow } from './scheduled-deploy';
+export { failoverWorkflow } from './failover';
+export { monitorWorkflow } from './monitor';

@@ -6,6 +6,7 @@
 import type { Activities } from '../../../activities';
 import type { Color, DeployRequest } from '../../../contract';
 import { createFreezeActivities } from '../../../activities/freeze';
+import { fakeFailover, FakeDr } from './failover';
 import { fakeNginx } from './nginx';
 import { fakeScheduleSystems } from './schedule';
 import { fakePrometheus } from './prometheus';
@@ -51,6 +52,8 @@ export class FakeWorld {
   readonly requestedDeploys: DeployRequest[] = [];
   /** Prometheus cannot be reached. */
   prometheusDown = false;
+  /** The failover's databases, DNS and sites (./failover). */
+  readonly dr = new FakeDr();
   /** Called before each startSlot; a test may make it wait. */
   beforeStart: (host: string, version: string) => Promise<void> = async () => {};
 
@@ -103,6 +106,6 @@ export class FakeWorld {
 
   activities(): Activities {
     // Freeze arithmetic is pure: the real activities, not a fake.
-    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this) };
+    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this), ...fakeFailover(this.dr) };
   }
 }

@@ -1,0 +1,287 @@
+// The failover and monitor workflows on the time-skipping server, with databases, DNS, app
+// servers and probes modelled in memory (test/support/fakes/failover.ts): the happy path, the
+// lag gate (refusal, catch-up, override), an unreachable old primary under each rule, a DNS API
+// failing before it works, abort with compensation (and refused after promotion), and the
+// monitor: flapping probes open nothing, an incident waits for confirm or fails over itself.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  failoverAbortUpdate,
+  failoverConfirmUpdate,
+  failoverStateQuery,
+  failoverWorkflowId,
+  monitorStateQuery,
+  monitorWorkflowId,
+  type FailoverRequest,
+  type FailoverResult,
+  type FailoverSpec,
+  type MonitorRequest,
+} from '../../contract/failover';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { WorkflowHandle } from '@temporalio/client';
+import { causes } from '../support/envs';
+import { HISTORY_DIR } from '../support/histories';
+import { fakeFailoverSpec } from '../support/failover-spec';
+import { FakeWorld } from '../support/fakes/world';
+import { bundleWorkflows, startTimeSkipping } from '../support/time-skipping';
+
+let testEnv: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+let n = 0;
+
+before(async () => {
+  bundle = await bundleWorkflows();
+  testEnv = await startTimeSkipping();
+});
+after(async () => {
+  await testEnv?.teardown();
+});
+
+async function withWorker<T>(world: FakeWorld, fn: (taskQueue: string, site: string) => Promise<T>): Promise<T> {
+  const taskQueue = `failover-${++n}`;
+  const worker = await Worker.create({ connection: testEnv.nativeConnection, taskQueue, workflowBundle: bundle, activities: world.activities() });
+  return worker.runUntil(fn(taskQueue, `shop${n}`));
+}
+
+/** With RECORD_HISTORIES=1, keep this run's history for test/workflows/replay.test.ts. */
+async function record(h: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = JSON.parse(historyToJSON(await h.fetchHistory())) as unknown;
+  writeFileSync(join(HISTORY_DIR, `${name}.json`), JSON.stringify({ workflowId: h.workflowId, history }, null, 1));
+}
+
+function request(spec: FailoverSpec, extra: Partial<FailoverRequest> = {}): FailoverRequest {
+  return { spec, id: 'test', by: 'alice', reason: 'region down', acceptDataLoss: false, ...extra };
+}
+
+function startFailover(taskQueue: string, req: FailoverRequest) {
+  return testEnv.client.workflow.start('failoverWorkflow', { taskQueue, workflowId: failoverWorkflowId(req.spec.site, req.id), args: [req] });
+}
+
+async function failureOf(p: Promise<unknown>): Promise<{ type: string | undefined; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof WorkflowFailedError, String(err));
+    const cause = err.cause as Error & { type?: string };
+    return { type: cause?.type, message: causes(err) };
+  }
+  assert.fail('expected the workflow to fail');
+}
+
+describe('failover workflow', () => {
+  test('happy path: fences, gates, promotes once, scales, repoints DNS, smoke-tests, declares with RTO/RPO and step durations', async () => {
+    const world = new FakeWorld([]);
+    const dr = world.dr;
+    dr.dns = ['203.0.113.10'];
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site);
+      const h = await startFailover(tq, request(spec, { detectedAt: Date.now() - 30_000 }));
+      const r = (await h.result()) as FailoverResult;
+      assert.deepEqual(r.steps.map((s) => s.step), ['fence', 'lag-gate', 'promote', 'scale', 'dns', 'smoke', 'declare']);
+      assert.ok(r.steps.every((s) => typeof s.ms === 'number' && s.ms >= 0 && s.summary !== 'running'), JSON.stringify(r.steps));
+      assert.ok(r.rtoMs >= 30_000, `RTO counts from detection: ${r.rtoMs}`);
+      assert.deepEqual(r.rpo, { bytes: 0, seconds: 0 });
+      assert.deepEqual(r.dnsAnswer, ['198.51.100.20']);
+      assert.deepEqual(r.warnings, []);
+      assert.equal(r.phase, 'done');
+      assert.equal(dr.db('fra').running, false, 'old primary fenced');
+      assert.equal(dr.db('ams').inRecovery, false);
+      assert.equal(dr.promotions, 1);
+      assert.deepEqual([...dr.appServers].sort(), ['ams-app1', 'ams-app2']);
+      assert.deepEqual(dr.dns, ['198.51.100.20']);
+      assert.deepEqual(dr.calls.slice(0, 3), ['pgFence', 'pgLag', 'pgPromote'], 'fence before anything else');
+      assert.ok(world.slack.some((m) => m.text.includes('failover of') && m.text.includes('started by alice')));
+      assert.ok(world.slack.some((m) => m.text.includes('is the primary now')));
+      const state = await h.query(failoverStateQuery);
+      assert.equal(state.promoted, true);
+      await record(h, 'failover-succeeded');
+    });
+  });
+
+  test('lag gate: above the limit it refuses, promotes nothing and starts the old primary again', async () => {
+    const world = new FakeWorld([]);
+    const dr = world.dr;
+    dr.lagBytes = 5 * 1024 * 1024;
+    dr.lagSeconds = 12;
+    await withWorker(world, async (tq, site) => {
+      const f = await failureOf(startFailover(tq, request(fakeFailoverSpec(site))).then((h) => h.result()));
+      assert.equal(f.type, 'FailoverLagTooHigh');
+      assert.match(f.message, /5\.0 MiB behind \(limit 1024 bytes\).*12\.0 s behind.*--accept-data-loss/);
+      assert.equal(dr.promotions, 0);
+      assert.equal(dr.db('fra').running, true, 'the fence was undone');
+      assert.ok(dr.calls.filter((c) => c === 'pgLag').length >= 2, 'gave the standby time to catch up first');
+      assert.ok(!dr.calls.includes('dnsRepoint') && !dr.calls.includes('appServersStart'));
+    });
+  });
+
+  test('lag gate: a standby that catches up within the grace passes without a warning', async () => {
+    const world = new FakeWorld([]);
+    world.dr.lagBytes = 4096;
+    world.dr.lagSeconds = 2;
+    world.dr.lagAfterReadings.push(1000, 0);
+    await withWorker(world, async (tq, site) => {
+      const r = (await (await startFailover(tq, request(fakeFailoverSpec(site)))).result()) as FailoverResult;
+      assert.deepEqual(r.warnings, []);
+      assert.deepEqual(r.rpo, { bytes: 0, seconds: 0 });
+      assert.equal(world.dr.calls.filter((c) => c === 'pgLag').length, 3);
+    });
+  });
+
+  test('lag gate: --accept-data-loss promotes anyway, with the RPO estimate and a warning', async () => {
+    const world = new FakeWorld([]);
+    world.dr.lagBytes = 5 * 1024 * 1024;
+    world.dr.lagSeconds = 12;
+    await withWorker(world, async (tq, site) => {
+      const r = (await (await startFailover(tq, request(fakeFailoverSpec(site), { acceptDataLoss: true }))).result()) as FailoverResult;
+      assert.equal(r.rpo?.bytes, 5 * 1024 * 1024);
+      assert.equal(r.rpo?.seconds, 12);
+      assert.equal(r.warnings.length, 1);
+      assert.match(r.warnings[0]!, /data loss accepted: 5\.0 MiB behind/);
+      assert.equal(world.dr.promotions, 1);
+      assert.ok(world.slack.some((m) => m.text.includes(':warning: promoted with data loss accepted')));
+    });
+  });
+
+  test('unreachable old primary, rule fail: keeps trying for the configured time, then fails with nothing promoted', async () => {
+    const world = new FakeWorld([]);
+    world.dr.sshUp = false;
+    await withWorker(world, async (tq, site) => {
+      const f = await failureOf(startFailover(tq, request(fakeFailoverSpec(site, { gates: { unreachablePrimary: { waitMs: 60_000, then: 'fail' } } }))).then((h) => h.result()));
+      assert.equal(f.type, 'FailoverNotFenced');
+      assert.match(f.message, /cannot fence fra: .*ssh unreachable.*tried for 60 s.*nothing was promoted/);
+      assert.ok(world.dr.calls.filter((c) => c === 'pgFence').length >= 10, `tried every 5 s: ${world.dr.calls.length}`);
+      assert.equal(world.dr.promotions, 0);
+    });
+  });
+
+  test('unreachable old primary, rule proceed: fails over with a loud warning in Slack and the result', async () => {
+    const world = new FakeWorld([]);
+    world.dr.sshUp = false;
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site, { gates: { unreachablePrimary: { waitMs: 10_000, then: 'proceed' } } });
+      const r = (await (await startFailover(tq, request(spec))).result()) as FailoverResult;
+      assert.equal(r.warnings.length, 1);
+      assert.match(r.warnings[0]!, /fra was NOT fenced .*ITS DATABASE STILL ACCEPTS WRITES/);
+      assert.ok(world.slack.some((m) => m.text.includes('NOT fenced')));
+      assert.equal(world.dr.promotions, 1);
+      assert.equal(r.steps[0]?.summary.startsWith('NOT fenced'), true);
+    });
+  });
+
+  test('a DNS API that fails twice is retried; the record is changed once and the failover completes', async () => {
+    const world = new FakeWorld([]);
+    world.dr.dnsFailures = 2;
+    await withWorker(world, async (tq, site) => {
+      const r = (await (await startFailover(tq, request(fakeFailoverSpec(site)))).result()) as FailoverResult;
+      assert.equal(world.dr.dnsCalls, 3);
+      assert.deepEqual(r.dnsAnswer, ['198.51.100.20']);
+      assert.equal(world.dr.promotions, 1);
+    });
+  });
+
+  test('abort before promotion undoes the fence; abort after promotion is refused', async () => {
+    const world = new FakeWorld([]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    world.dr.before = async (a) => {
+      if (a === 'pgLag') await held;
+    };
+    await withWorker(world, async (tq, site) => {
+      const h = await startFailover(tq, request(fakeFailoverSpec(site)));
+      for (let i = 0; i < 200 && !world.dr.calls.includes('pgLag'); i++) await new Promise((r) => setTimeout(r, 50));
+      const state = await h.executeUpdate(failoverAbortUpdate, { args: [{ by: 'bob', reason: 'false alarm' }] });
+      assert.equal(state.promoted, false);
+      release();
+      const f = await failureOf(h.result());
+      assert.equal(f.type, 'FailoverAborted');
+      assert.match(f.message, /aborted by bob: false alarm/);
+      assert.equal(world.dr.promotions, 0);
+      assert.equal(world.dr.db('fra').running, true, 'the old primary was started again');
+      assert.ok(world.dr.calls.includes('pgUnfence'));
+      assert.equal((await h.query(failoverStateQuery)).phase, 'aborted');
+    });
+
+    const world2 = new FakeWorld([]);
+    let release2!: () => void;
+    const held2 = new Promise<void>((r) => (release2 = r));
+    world2.dr.before = async (a) => {
+      if (a === 'appServersStart') await held2;
+    };
+    await withWorker(world2, async (tq, site) => {
+      const h = await startFailover(tq, request(fakeFailoverSpec(site)));
+      for (let i = 0; i < 200 && !world2.dr.calls.includes('appServersStart'); i++) await new Promise((r) => setTimeout(r, 50));
+      await assert.rejects(h.executeUpdate(failoverAbortUpdate, { args: [{ by: 'bob' }] }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /can only go forward/.test(causes(err)));
+      release2();
+      const r = (await h.result()) as FailoverResult;
+      assert.equal(r.phase, 'done');
+    });
+  });
+});
+
+describe('monitor workflow', () => {
+  function startMonitor(tq: string, spec: FailoverSpec) {
+    return testEnv.client.workflow.start('monitorWorkflow', { taskQueue: tq, workflowId: monitorWorkflowId(spec.site), args: [{ spec } satisfies MonitorRequest] });
+  }
+
+  test('flapping probes below the threshold open nothing; confirm without an incident is refused', async () => {
+    const world = new FakeWorld([]);
+    world.dr.probeScript.push(false, false, true, false, true, false, false, true, true);
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site, { pagerDuty: { url: 'http://127.0.0.1:1/pd', routingKeyEnv: 'PD_KEY' } });
+      const h = await startMonitor(tq, spec);
+      for (let i = 0; i < 400 && world.dr.probeScript.length > 0; i++) await testEnv.sleep(spec.probe.intervalMs);
+      const state = await h.query(monitorStateQuery);
+      assert.equal(state.phase, 'watching');
+      assert.equal(state.incident, null);
+      assert.equal(world.dr.pages.length, 0);
+      assert.ok(!world.dr.calls.includes('pgFence'));
+      await assert.rejects(h.executeUpdate(failoverConfirmUpdate, { args: [{ by: 'alice' }] }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /no incident is open/.test(causes(err)));
+      await h.terminate('test over');
+    });
+  });
+
+  test('N failures in a row open an incident (Slack, page) and wait for confirm, then fail over', async () => {
+    const world = new FakeWorld([]);
+    world.dr.healthy = false;
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site, { pagerDuty: { url: 'http://127.0.0.1:1/pd', routingKeyEnv: 'PD_KEY' } });
+      const h = await startMonitor(tq, spec);
+      for (let i = 0; i < 400 && world.dr.pages.length === 0; i++) await testEnv.sleep(spec.probe.intervalMs);
+      const state = await h.query(monitorStateQuery);
+      assert.equal(state.phase, 'incident');
+      assert.equal(state.failuresInRow, 3);
+      assert.equal(world.dr.pages.length, 1);
+      assert.equal(world.dr.pages[0]?.action, 'trigger');
+      assert.ok(world.slack.some((m) => m.text.includes('incident') && m.text.includes('cutover failover confirm')));
+      await testEnv.sleep(60_000);
+      assert.ok(!world.dr.calls.includes('pgFence'), 'waits for confirmation');
+      await h.executeUpdate(failoverConfirmUpdate, { args: [{ by: 'alice' }] });
+      const r = (await h.result()) as FailoverResult;
+      assert.equal(r.phase, 'done');
+      assert.equal(world.dr.promotions, 1);
+      assert.ok(r.rtoMs >= 60_000, `RTO from the first failed probe: ${r.rtoMs}`);
+      await record(h, 'monitor-confirmed');
+    });
+  });
+
+  test('auto: the incident starts the failover itself', async () => {
+    const world = new FakeWorld([]);
+    world.dr.probeScript.push(true, false, false, false);
+    world.dr.healthy = false;
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site, { auto: true });
+      const h = await startMonitor(tq, spec);
+      const r = (await h.result()) as FailoverResult;
+      assert.equal(r.phase, 'done');
+      assert.equal(world.dr.promotions, 1);
+      assert.equal(world.dr.calls.filter((c) => c === 'httpProbe').length, 4);
+      assert.ok(r.rtoMs >= 2 * spec.probe.intervalMs, `RTO counts from the first failed probe: ${r.rtoMs}`);
+    });
+  });
+});
