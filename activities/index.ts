@@ -13,6 +13,7 @@ import { createSlackActivities, type SlackDeps } from './slack';
 import { createSlotActivities } from './slots';
 import type { Ssh } from './ssh/client';
 import { createTemporalActivities } from './temporal';
+import { createVultrActivities } from './vultr';
 import { createVersionSourceActivities } from './version-source';
 
 type PrometheusDeps = NonNullable<Parameters<typeof createPrometheusActivities>[0]>;
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPowerDnsActivities(),
     ...createProbeActivities(),
     ...createSiteActivities(deps.ssh),
+    ...createVultrActivities(),
   };
 }
 

@@ -21,6 +21,8 @@ const bytesSchema = z.union([z.number().int().nonnegative(), z.string()]).transf
   return Math.round(Number(m[1]) * unit);
 });
 
+const healthUrl = z.string().regex(/^https?:\/\/\S+$/, { message: 'expected an http(s) URL like http://{{address}}:8080/health' });
+
 function build() {
   const database = z.strictObject({
     host: z.string().min(1),
@@ -38,15 +40,35 @@ function build() {
         command: z.string().min(1),
         undo: z.string().min(1).optional(),
       }),
-    appServers: z.strictObject({
-      ssh: z.strictObject({
-        hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }),
-        start: z.string().min(1),
-        stop: z.string().min(1),
-        healthUrl: z.string().regex(/^https?:\/\/\S+$/, { message: 'expected an http(s) URL like http://{{address}}:8080/health' }),
+    appServers: z
+      .strictObject({
+        ssh: z
+          .strictObject({
+            hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }),
+            start: z.string().min(1),
+            stop: z.string().min(1),
+            healthUrl,
+          })
+          .optional(),
+        vultr: z
+          .strictObject({
+            apiKeyEnv: envVarNameSchema,
+            apiUrl: httpUrl('https://api.vultr.com/v2').optional(),
+            region: z.string().min(1),
+            plan: z.string().min(1),
+            snapshotId: z.string().min(1),
+            count: z.number().int().min(1).max(100),
+            tag: safeName,
+            label: safeName.optional(),
+            healthUrl,
+          })
+          .optional(),
+      })
+      .superRefine((a, ctx) => {
+        if (!a.ssh === !a.vultr) ctx.addIssue({ code: 'custom', message: 'give exactly one of ssh: {hosts, start, stop, healthUrl} or vultr: {apiKeyEnv, region, plan, snapshotId, count, tag, healthUrl}' });
       }),
-    }),
-    dnsContent: z.array(z.string().min(1)).min(1, { message: 'the DNS record content while this site serves, e.g. [203.0.113.10]' }),
+    /** Empty or absent with Vultr app servers: the instances' main IPs. */
+    dnsContent: z.array(z.string().min(1)).default([]),
   });
   const nameserver = z.string().transform((v, ctx) => {
     const m = /^([A-Za-z0-9.:_-]+):(\d{1,5})$/.exec(v.trim());
@@ -108,6 +130,11 @@ function build() {
   });
   return z.record(safeName, service).superRefine((sites, ctx) => {
     for (const [name, s] of Object.entries(sites)) {
+      for (const role of ['primary', 'standby'] as const) {
+        if (s[role].appServers.ssh && s[role].dnsContent.length === 0) {
+          ctx.addIssue({ code: 'custom', path: [name, role, 'dnsContent'], message: 'the DNS record content while this site serves, e.g. [203.0.113.10] (only Vultr sites may leave it out: then it is their instances\' IPs)' });
+        }
+      }
       if (s.primary.name === s.standby.name) {
         ctx.addIssue({ code: 'custom', path: [name, 'standby', 'name'], message: `"${s.standby.name}" is also the primary's name; give each site its own` });
       }
@@ -132,7 +159,9 @@ function siteSpec(s: SiteConfig['primary']): SiteSpec {
     name: s.name,
     database: s.database,
     fence: s.fence,
-    appServers: { kind: 'ssh', ...s.appServers.ssh },
+    appServers: s.appServers.ssh
+      ? { kind: 'ssh', ...s.appServers.ssh }
+      : { kind: 'vultr', ...s.appServers.vultr!, label: s.appServers.vultr!.label ?? `${s.name}-app` },
     dnsContent: s.dnsContent,
   };
 }

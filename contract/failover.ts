@@ -41,7 +41,28 @@ export const sshAppServersSchema = z.strictObject({
 });
 export type SshAppServers = z.infer<typeof sshAppServersSchema>;
 
-export const appServersSchema = z.discriminatedUnion('kind', [sshAppServersSchema]);
+/**
+ * App servers created through the Vultr API from a snapshot: `count` instances labelled
+ * `<label>-1..count` and tagged `tag`; instances already carrying the tag are reused, so a
+ * retried step creates nothing twice. The API key is read on the worker from `apiKeyEnv`.
+ */
+export const vultrAppServersSchema = z.strictObject({
+  kind: z.literal('vultr'),
+  apiKeyEnv: envVar,
+  /** Default https://api.vultr.com/v2. */
+  apiUrl: httpUrl.optional(),
+  region: z.string().min(1),
+  plan: z.string().min(1),
+  snapshotId: z.string().min(1),
+  count: z.number().int().min(1).max(100),
+  tag: safeName,
+  label: safeName,
+  /** Checked from the worker once an instance is active: `http://{{address}}:8080/health` (its main IP). */
+  healthUrl: z.string().min(1),
+});
+export type VultrAppServers = z.infer<typeof vultrAppServersSchema>;
+
+export const appServersSchema = z.discriminatedUnion('kind', [sshAppServersSchema, vultrAppServersSchema]);
 export type AppServersSpec = z.infer<typeof appServersSchema>;
 
 export const siteSchema = z.strictObject({
@@ -50,8 +71,8 @@ export const siteSchema = z.strictObject({
   /** How this site's database is fenced when the service fails away from it. */
   fence: fenceSchema,
   appServers: appServersSchema,
-  /** What the DNS record holds while this site serves (A/AAAA addresses or a CNAME target). */
-  dnsContent: z.array(z.string().min(1)).min(1),
+  /** What the DNS record holds while this site serves (A/AAAA addresses or a CNAME target); empty: the Vultr instances' main IPs. */
+  dnsContent: z.array(z.string().min(1)),
 });
 export type SiteSpec = z.infer<typeof siteSchema>;
 

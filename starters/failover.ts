@@ -70,7 +70,7 @@ async function runningFailover(t: TemporalConnection, site: string): Promise<str
 }
 
 async function latestFailover(t: TemporalConnection, site: string): Promise<string | undefined> {
-  for await (const w of t.client.workflow.list({ query: `WorkflowType = 'failoverWorkflow' AND CutoverApp = '${site}' ORDER BY StartTime DESC` })) return w.workflowId;
+  for await (const w of t.client.workflow.list({ query: `WorkflowType = 'failoverWorkflow' AND CutoverApp = '${site}'` })) return w.workflowId; // newest first
   return undefined;
 }
 

@@ -143,15 +143,24 @@ export async function failoverWorkflow(raw: FailoverRequest): Promise<FailoverRe
     });
     await journal.notify('promoted', `${standby.name}'s database is the primary now and takes writes`);
 
-    // 4. Scale the standby site's app servers.
-    await step('scale', async () => {
-      const r = await siteOps.appServersStart.executeWithOptions({ summary: `start ${standby.name}'s app servers` }, [{ servers: standby.appServers, healthTimeoutMs: APP_HEALTH_TIMEOUT_MS }]);
-      return { value: r, summary: `started ${r.hosts.map((h) => `${h.name} (healthy after ${h.healthyAfterMs} ms)`).join(', ')}` };
+    // 4. Scale the standby site's app servers (SSH hosts, or Vultr instances whose IPs DNS may take).
+    const servers = standby.appServers;
+    const addresses = await step('scale', async () => {
+      if (servers.kind === 'ssh') {
+        const r = await siteOps.appServersStart.executeWithOptions({ summary: `start ${standby.name}'s app servers` }, [{ servers, healthTimeoutMs: APP_HEALTH_TIMEOUT_MS }]);
+        return { value: [] as string[], summary: `started ${r.hosts.map((h) => `${h.name} (healthy after ${h.healthyAfterMs} ms)`).join(', ')}` };
+      }
+      const r = await siteOps.vultrScale.executeWithOptions({ summary: `${servers.count} Vultr instance(s) tagged ${servers.tag} in ${servers.region}` }, [{ servers, healthTimeoutMs: APP_HEALTH_TIMEOUT_MS }]);
+      return {
+        value: r.instances.map((i) => i.mainIp),
+        summary: `${r.created} Vultr instance(s) created, ${r.reused} reused: ${r.instances.map((i) => `${i.label} ${i.mainIp} (healthy after ${i.healthyAfterMs} ms)`).join(', ')}`,
+      };
     });
+    const content = standby.dnsContent.length > 0 ? standby.dnsContent : addresses;
 
     // 5. DNS: point users at the standby and check the DNS server answers so.
     const dns = await step('dns', async () => {
-      const r = await dnsOps.dnsRepoint.executeWithOptions({ summary: `point ${spec.dns.name} at ${standby.name}` }, [{ dns: spec.dns, content: standby.dnsContent }]);
+      const r = await dnsOps.dnsRepoint.executeWithOptions({ summary: `point ${spec.dns.name} at ${standby.name}` }, [{ dns: spec.dns, content }]);
       return { value: r, summary: `${spec.dns.name} ${spec.dns.type} answers ${r.answer.join(', ')} (was ${r.previous.join(', ') || 'nothing'}), TTL ${spec.dns.ttlSeconds} s` };
     });
 

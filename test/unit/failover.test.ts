@@ -7,6 +7,8 @@ import { digArgs, parseDigShort, replaceRrsetBody, rrsetContent, sameAnswer, zon
 import { pagerDutyEvent, smokeProblem, targetFor } from '../../activities/probe/judge';
 import { ConfigError, parseConfig } from '../../config/load';
 import { resolveSite, reversed } from '../../config/sites';
+import { createBody, isReady, scalePlan, wantedLabels, type VultrInstance } from '../../activities/vultr/plan';
+import type { VultrAppServers } from '../../contract/failover';
 import { judgeLag } from '../../workflows/steps/lag-gate';
 import { fakeFailoverSpec } from '../support/failover-spec';
 
@@ -100,6 +102,28 @@ describe('smoke tests and pages', () => {
   });
 });
 
+describe('Vultr app servers', () => {
+  const servers: VultrAppServers = { kind: 'vultr', apiKeyEnv: 'K', region: 'ams', plan: 'p', snapshotId: 's', count: 3, tag: 'standby', label: 'app', healthUrl: 'http://{{address}}/' };
+  const inst = (label: string, tags = ['standby'], id = label): VultrInstance => ({ id, label, main_ip: '1.2.3.4', status: 'active', power_status: 'running', server_status: 'ok', tags });
+  test('reuses tagged instances by label, then any tagged one, and creates only what is missing', () => {
+    assert.deepEqual(wantedLabels(servers), ['app-1', 'app-2', 'app-3']);
+    assert.deepEqual(scalePlan(servers, []), { reuse: [], create: ['app-1', 'app-2', 'app-3'] });
+    const p = scalePlan(servers, [inst('app-2'), inst('app-9', ['other'])]);
+    assert.deepEqual(p.reuse.map((i) => i.label), ['app-2']);
+    assert.deepEqual(p.create, ['app-1', 'app-3']);
+    const q = scalePlan(servers, [inst('app-1'), inst('by-hand'), inst('app-3'), inst('extra')]);
+    assert.deepEqual(q.reuse.map((i) => i.label), ['app-1', 'app-3', 'by-hand']);
+    assert.deepEqual(q.create, []);
+    assert.deepEqual(scalePlan(servers, [{ ...inst('app-1', []), tag: 'standby' }]).reuse.length, 1, 'the older single `tag` field counts');
+  });
+  test('create body and readiness', () => {
+    assert.deepEqual(createBody(servers, 'app-2'), { region: 'ams', plan: 'p', snapshot_id: 's', label: 'app-2', tags: ['standby'], hostname: 'app-2' });
+    assert.equal(isReady(inst('a')), true);
+    assert.equal(isReady({ ...inst('a'), status: 'pending' }), false);
+    assert.equal(isReady({ ...inst('a'), main_ip: '0.0.0.0' }), false);
+  });
+});
+
 describe('sites: in cutover.yml', () => {
   const host = (name: string, address: string) => `{ name: ${name}, address: ${address}, user: root, privateKeyPath: /k, hostKey: "SHA256:abc" }`;
   const site = (name: string, ip: string) => [
@@ -148,6 +172,19 @@ describe('sites: in cutover.yml', () => {
     assert.equal(reversed(spec).primary.name, 'ams');
   });
 
+  test('a Vultr standby: its DNS content defaults to its instances, its label to <site>-app', () => {
+    const vultr = file().replace(
+      /appServers: \{ ssh: \{ hosts: \[\{ name: ams-app[^\n]*\n      dnsContent: \[10\.1\.0\.5\]/,
+      'appServers: { vultr: { apiKeyEnv: VULTR_API_KEY, region: ams, plan: vc2-1c-1gb, snapshotId: snap-1, count: 5, tag: shop-standby, healthUrl: "http://{{address}}:8080/health" } }',
+    );
+    assert.notEqual(vultr, file());
+    const spec = resolveSite(parseConfig(vultr).sites, 'shop')!;
+    assert.deepEqual(spec.standby.dnsContent, []);
+    assert.equal(spec.standby.appServers.kind, 'vultr');
+    assert.equal(spec.standby.appServers.kind === 'vultr' && spec.standby.appServers.label, 'ams-app');
+    assert.equal(spec.standby.appServers.kind === 'vultr' && spec.standby.appServers.count, 5);
+  });
+
   test('errors name the config path', () => {
     const errors = (text: string): string => {
       try {
@@ -164,5 +201,7 @@ describe('sites: in cutover.yml', () => {
     assert.match(errors(file().replace('apiKeyEnv: PDNS_API_KEY', 'apiKeyEnv: "my key"')), /sites\.shop\.dns\.powerdns\.apiKeyEnv: .*name of an environment variable/);
     assert.match(errors(file().replace('      name: ams', '      name: fra')), /sites\.shop\.standby\.name: "fra" is also the primary's name/);
     assert.match(errors(file(['    gates: { unreachablePrimary: { then: maybe } }'])), /sites\.shop\.gates\.unreachablePrimary\.then/);
+    assert.match(errors(file().replace('      dnsContent: [10.1.0.5]\n', '')), /sites\.shop\.standby\.dnsContent: the DNS record content/);
+    assert.match(errors(file().replace('appServers: { ssh:', 'appServers: { vultr: { apiKeyEnv: K, region: r, plan: p, snapshotId: s, count: 1, tag: t, healthUrl: "http://x/" }, ssh:')), /sites\.shop\.primary\.appServers: give exactly one of ssh/);
   });
 });

@@ -185,6 +185,28 @@ describe('failover workflow', () => {
     });
   });
 
+  test('Vultr standby: a create that fails half-way is retried without an orphan; DNS takes the instances\' IPs', async () => {
+    const world = new FakeWorld([]);
+    world.dr.vultrCreateFailures = 1;
+    world.dr.vultr.push({ id: 'old', label: 'ams-app-1', main_ip: '192.0.2.200', status: 'active', power_status: 'running', server_status: 'ok', tags: ['shop-standby'] });
+    await withWorker(world, async (tq, site) => {
+      const base = fakeFailoverSpec(site);
+      const spec: FailoverSpec = {
+        ...base,
+        standby: {
+          ...base.standby,
+          dnsContent: [],
+          appServers: { kind: 'vultr', apiKeyEnv: 'VULTR_API_KEY', region: 'ams', plan: 'vc2-1c-1gb', snapshotId: 'snap-1', count: 3, tag: 'shop-standby', label: 'ams-app', healthUrl: 'http://{{address}}:8080/health' },
+        },
+      };
+      const r = (await (await startFailover(tq, request(spec))).result()) as FailoverResult;
+      assert.deepEqual(world.dr.vultr.map((i) => i.label).sort(), ['ams-app-1', 'ams-app-2', 'ams-app-3'], 'one instance per label: the retry created no second ams-app-2');
+      assert.equal(world.dr.calls.filter((c) => c === 'vultrScale').length, 2);
+      assert.deepEqual(r.dnsAnswer, ['192.0.2.2', '192.0.2.200', '192.0.2.3']);
+      assert.match(r.steps.find((s) => s.step === 'scale')!.summary, /1 Vultr instance\(s\) created, 2 reused/);
+    });
+  });
+
   test('abort before promotion undoes the fence; abort after promotion is refused', async () => {
     const world = new FakeWorld([]);
     let release!: () => void;

@@ -2,7 +2,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 
-const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected', 'DnsConfig', 'DnsRejected', 'PageConfig'];
+const NON_RETRYABLE = ['UnsafeInput', 'HostKeyRejected', 'DnsConfig', 'DnsRejected', 'PageConfig', 'VultrConfig'];
 
 /** Fencing, promotion, reads: a few tries, and a dead worker is noticed within seconds. */
 export const dbOps = proxyActivities<Activities>({

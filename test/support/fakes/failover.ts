@@ -6,6 +6,8 @@ import type { PostgresActivities } from '../../../activities/postgres';
 import type { PowerDnsActivities } from '../../../activities/powerdns';
 import type { PageInput, ProbeActivities } from '../../../activities/probe';
 import type { SiteActivities } from '../../../activities/sites';
+import type { VultrActivities } from '../../../activities/vultr';
+import { createBody, scalePlan, type VultrInstance } from '../../../activities/vultr/plan';
 
 export interface FakeDb {
   name: string;
@@ -30,6 +32,10 @@ export class FakeDr {
   dnsFailures = 0;
   dnsCalls = 0;
   readonly appServers = new Set<string>();
+  /** Vultr instances (every one ever created; none is deleted by a failover). */
+  readonly vultr: VultrInstance[] = [];
+  /** The next N creates make the instance but fail before answering (a response lost half-way). */
+  vultrCreateFailures = 0;
   /** Health of the primary, per probe (shifted); `healthy` when the list is empty. */
   readonly probeScript: boolean[] = [];
   healthy = true;
@@ -51,7 +57,7 @@ export class FakeDr {
 }
 
 /** Databases are named by their `host` in the spec. */
-export function fakeFailover(dr: FakeDr): PostgresActivities & PowerDnsActivities & ProbeActivities & SiteActivities {
+export function fakeFailover(dr: FakeDr): PostgresActivities & PowerDnsActivities & ProbeActivities & SiteActivities & VultrActivities {
   const enter = async (name: string): Promise<void> => {
     dr.calls.push(name);
     await dr.before(name);
@@ -129,6 +135,22 @@ export function fakeFailover(dr: FakeDr): PostgresActivities & PowerDnsActivitie
       await enter('appServersStart');
       for (const h of servers.hosts) dr.appServers.add(h.name);
       return { hosts: servers.hosts.map((h) => ({ name: h.name, healthyAfterMs: 10 })) };
+    },
+    async vultrScale({ servers }) {
+      await enter('vultrScale');
+      const plan = scalePlan(servers, dr.vultr);
+      for (const label of plan.create) {
+        const body = createBody(servers, label);
+        const i: VultrInstance = { id: `v-${dr.vultr.length + 1}`, label: body.label, main_ip: `192.0.2.${dr.vultr.length + 1}`, status: 'active', power_status: 'running', server_status: 'ok', tags: body.tags };
+        dr.vultr.push(i);
+        dr.appServers.add(label);
+        if (dr.vultrCreateFailures > 0) {
+          dr.vultrCreateFailures--;
+          throw new Error(`create instance ${label}: Internal Server Error`);
+        }
+      }
+      const mine = scalePlan(servers, dr.vultr).reuse;
+      return { instances: mine.map((i) => ({ id: i.id, label: i.label, mainIp: i.main_ip, healthyAfterMs: 10 })), created: plan.create.length, reused: plan.reuse.length };
     },
     async appServersStop({ servers }) {
       await enter('appServersStop');

@@ -1,0 +1,74 @@
+// The Vultr app servers activity over the real @vultr/vultr-node client against the API
+// stand-in (test/support/fake-vultr.ts), whose instances run the sandbox app on loopback
+// addresses: create from the snapshot, wait until active and healthy, reuse by tag; a create
+// whose answer is lost half-way is retried without a second server; every failure of the
+// library (which resolves errors instead of rejecting) comes out as a rejection.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createVultrActivities, type VultrScaleResult } from '../../activities/vultr';
+import { createVultrClient } from '../../activities/vultr/client';
+import { httpGet } from '../../activities/probe';
+import type { VultrAppServers } from '../../contract/failover';
+import { freePort } from '../../sandbox/procs';
+import { startFakeVultr, type FakeVultr } from '../support/fake-vultr';
+
+let vultr: FakeVultr;
+let appPort: number;
+
+before(async () => {
+  appPort = await freePort('127.0.0.51');
+  vultr = await startFakeVultr({ addressFor: (n) => `127.0.0.${51 + n}`, appPort, appVersion: 'v7', snapshots: ['snap-app'] });
+});
+after(async () => {
+  await vultr?.close();
+});
+
+const servers = (extra: Partial<VultrAppServers> = {}): VultrAppServers => ({
+  kind: 'vultr',
+  apiKeyEnv: 'VULTR_API_KEY',
+  apiUrl: vultr.url,
+  region: 'ams',
+  plan: 'vc2-1c-1gb',
+  snapshotId: 'snap-app',
+  count: 2,
+  tag: 'shop-standby',
+  label: 'ams-app',
+  healthUrl: `http://{{address}}:${appPort}/health`,
+  ...extra,
+});
+
+const scale = (s: VultrAppServers, env: NodeJS.ProcessEnv = { VULTR_API_KEY: vultr.apiKey }) =>
+  new MockActivityEnvironment().run(createVultrActivities(env).vultrScale, { servers: s, healthTimeoutMs: 30_000 }) as Promise<VultrScaleResult>;
+
+describe('Vultr app servers through @vultr/vultr-node and the stand-in', () => {
+  test('a create whose answer is lost is retried without a second server; the instances run the app; a third run reuses them', { timeout: 120_000 }, async () => {
+    vultr.failNextCreate();
+    await assert.rejects(scale(servers()), /create instance ams-app-1: Internal Server Error: Internal server error/);
+    assert.equal(vultr.instances().length, 1, 'the first create made its server before failing');
+
+    const r = await scale(servers());
+    assert.equal(r.created, 1);
+    assert.equal(r.reused, 1);
+    assert.deepEqual(r.instances.map((i) => i.label), ['ams-app-1', 'ams-app-2']);
+    assert.deepEqual(vultr.instances().map((i) => i.label).sort(), ['ams-app-1', 'ams-app-2'], 'no orphan, no duplicate');
+    for (const i of r.instances) {
+      const a = await httpGet(new URL(`http://${i.mainIp}:${appPort}/`), 2000);
+      assert.equal(a.status, 200);
+      assert.equal(a.headers['x-app-version'], 'v7');
+    }
+    const again = await scale(servers());
+    assert.deepEqual({ created: again.created, reused: again.reused }, { created: 0, reused: 2 });
+    assert.equal(vultr.instances().length, 2);
+  });
+
+  test('failures the library resolves come out as rejections with the API message', { timeout: 60_000 }, async () => {
+    const c = createVultrClient('wrong-key', vultr.url);
+    await assert.rejects(c.listInstances('x'), /list instances: Unauthorized: Invalid API token\./);
+    await assert.rejects(createVultrClient(vultr.apiKey, vultr.url).getInstance('nope'), /get instance nope: Not Found: Not found/);
+    const closed = await freePort();
+    await assert.rejects(createVultrClient(vultr.apiKey, `http://127.0.0.1:${closed}/v2`).listInstances('x'), /list instances: .*ECONNREFUSED/);
+    await assert.rejects(scale(servers({ snapshotId: 'snap-gone', tag: 'other', label: 'other' })), /Invalid snapshot: snap-gone/);
+    await assert.rejects(scale(servers(), {}), /no VULTR_API_KEY \(the Vultr API key\)/);
+  });
+});
