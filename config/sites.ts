@@ -39,6 +39,7 @@ function build() {
         host: hostSchema,
         command: z.string().min(1),
         undo: z.string().min(1).optional(),
+        reseed: z.string().min(1).optional(),
       }),
     appServers: z
       .strictObject({
@@ -208,7 +209,4 @@ export function resolveSite(sites: SitesConfig | undefined, name: string): Failo
   } satisfies FailoverSpec);
 }
 
-/** The reversed pair, for failback: the standby becomes the primary. */
-export function reversed(spec: FailoverSpec): FailoverSpec {
-  return { ...spec, primary: spec.standby, standby: spec.primary };
-}
+export { reversedSpec as reversed } from '../contract/failover';

@@ -27,6 +27,12 @@ export const fenceSchema = z.strictObject({
   command: z.string().min(1),
   /** Optional: starts it again (the undo of an aborted failover before promotion). */
   undo: z.string().min(1).optional(),
+  /**
+   * Optional, for `cutover failback`: re-seed this site's database as a standby of the other
+   * site's and start it (`{{primaryHost}}`, `{{primaryPort}}` filled in), e.g.
+   * `pg_basebackup -h {{primaryHost}} -p {{primaryPort}} -D ... -R -X stream -c fast && pg_ctlcluster 15 main start`.
+   */
+  reseed: z.string().min(1).optional(),
 });
 export type FenceSpec = z.infer<typeof fenceSchema>;
 
@@ -164,6 +170,19 @@ export const monitorRequestSchema = z.strictObject({
 export type MonitorRequest = z.infer<typeof monitorRequestSchema>;
 
 export const failoverWorkflowId = (site: string, id: string): string => `failover/${site}/${id}`;
+export const failbackWorkflowId = (site: string, id: string): string => `failback/${site}/${id}`;
+
+/** The pair the other way round: failback runs the failover from the standby back to the primary. */
+export function reversedSpec(spec: FailoverSpec): FailoverSpec {
+  return { ...spec, primary: spec.standby, standby: spec.primary };
+}
+
+export interface FailbackResult {
+  /** The old primary was re-seeded by this run (false: it already was a standby). */
+  reseeded: boolean;
+  catchUpMs: number;
+  failover: FailoverResult;
+}
 export const monitorWorkflowId = (site: string): string => `monitor/${site}`;
 
 export const FAILOVER_STEPS = ['fence', 'lag-gate', 'promote', 'scale', 'dns', 'smoke', 'declare'] as const;

@@ -194,6 +194,14 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
     .argument('<site>')
     .option('--reason <text>', 'why')
     .action((site: string, opts: { reason?: string }) => run(async (g, out) => (await failover()).failoverAbortCommand(site, opts, g, io, out)));
+  program
+    .command('failback')
+    .description('after a failover: re-seed the old primary from the promoted standby (fence.reseed), then fail over back to it')
+    .argument('<site>')
+    .option('--reason <text>', 'why')
+    .addOption(new Option('--key <key>', 'idempotency key (default: the CI pipeline/run id, else the time)'))
+    .option('--wait', 'follow it until it ends')
+    .action((site: string, opts: { key?: string; wait?: boolean; reason?: string }) => run(async (g, out) => (await failover()).failbackCommand(site, opts, g, io, out)));
   fo.command('monitor')
     .description('start the monitor of a site (probes the primary; opens incidents)')
     .argument('<site>')

@@ -1,5 +1,6 @@
-// `cutover failover status | start | confirm | abort | monitor <site>`: the disaster-recovery
-// failover of a `sites:` service (workflows/failover.ts, workflows/monitor.ts).
+// `cutover failover status | start | confirm | abort | monitor <site>` and `cutover failback
+// <site>`: the disaster-recovery failover of a `sites:` service (workflows/failover.ts,
+// monitor.ts, failback.ts).
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -10,12 +11,14 @@ import {
 import { resolveSite } from '../config/sites';
 import {
   FAILOVER_FAILURE,
+  failbackWorkflowId,
   failoverAbortUpdate,
   failoverConfirmUpdate,
   failoverStateQuery,
   failoverWorkflowId,
   monitorStateQuery,
   monitorWorkflowId,
+  type FailbackResult,
   type FailoverRequest,
   type FailoverResult,
   type FailoverSpec,
@@ -227,5 +230,44 @@ export function failoverMonitorCommand(site: string, g: GlobalOptions, io: Io, o
     out.line(`${started ? 'started' : 'already running'}: monitor of ${site}, probing ${spec.probe.url} every ${spec.probe.intervalMs / 1000} s (${spec.probe.failures} failures open an incident${spec.auto ? ' and fail over' : ''})`);
     out.line(url);
     return { exitCode: EXIT.ok, report: { id, url, started } };
+  });
+}
+
+/** `cutover failback <site>`: re-seed the old primary from the promoted standby, then fail over back to it. */
+export function failbackCommand(site: string, opts: { key?: string; wait?: boolean; reason?: string }, g: GlobalOptions, io: Io, out: Output): Promise<Outcome> {
+  const reason = checkReason(opts.reason) ?? '';
+  return withSite(site, g, io, async (spec, t, settings) => {
+    const trigger = triggerFromEnv(io.env, { key: opts.key });
+    const id = sanitizeKey(trigger.key) ?? `manual-${compactTimestamp(io.now())}`;
+    const workflowId = failbackWorkflowId(site, id);
+    const url = workflowUrl(settings, workflowId);
+    const running = await runningFailover(t, site);
+    if (running) throw new CliError(`a failover of ${site} is running: ${running}; wait for it to end`, EXIT.refused, { id: running, url: workflowUrl(settings, running) });
+    const request: FailoverRequest = { spec, id, by: trigger.by, reason, acceptDataLoss: false };
+    let handle: WorkflowHandle;
+    try {
+      handle = await t.client.workflow.start('failbackWorkflow', { taskQueue: TASK_QUEUE, workflowId, args: [request] });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      handle = t.client.workflow.getHandle(workflowId);
+    }
+    out.line(`failback of ${site} (${spec.standby.name} → ${spec.primary.name}) started by ${trigger.by}: ${workflowId}`);
+    out.line(url);
+    if (opts.wait !== true) return { exitCode: EXIT.ok, report: { id: workflowId, url, started: true } };
+    try {
+      const r = (await handle.result()) as FailbackResult;
+      out.line(`${spec.primary.name} ${r.reseeded ? 're-seeded' : 'was already a standby'}; caught up in ${(r.catchUpMs / 1000).toFixed(1)} s`);
+      for (const l of formatFailover(r.failover)) out.line(l);
+      return { exitCode: EXIT.ok, report: { id: workflowId, url, result: r } };
+    } catch (err) {
+      if (!(err instanceof WorkflowFailedError)) throw err;
+      let cause: unknown = err.cause;
+      while (cause instanceof Error && cause.name !== 'ApplicationFailure' && cause.cause) cause = cause.cause;
+      const type = (cause as { type?: string } | undefined)?.type;
+      const message = causeChain(err.cause ?? err).join('; caused by: ');
+      out.error(`failback failed: ${message}`);
+      out.error(url);
+      return { exitCode: exitOf(type), report: { id: workflowId, url, failureType: type ?? null, error: message } };
+    }
   });
 }

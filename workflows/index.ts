@@ -7,3 +7,4 @@ export { teardownWorkflow } from './teardown';
 export { scheduledDeployWorkflow } from './scheduled-deploy';
 export { failoverWorkflow } from './failover';
 export { monitorWorkflow } from './monitor';
+export { failbackWorkflow } from './failback';

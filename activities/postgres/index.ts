@@ -117,6 +117,34 @@ export function createPostgresActivities(ssh: Ssh, env: NodeJS.ProcessEnv = proc
       await onHost(() => ssh.withSession(fence.host, (s) => run(s, fence.host, command, { timeoutMs: 120_000 })));
     },
 
+    /**
+     * Make the old primary a standby of the new one with the configured `reseed` command (a
+     * fresh pg_basebackup), unless it already is a standby; wait until it answers as one.
+     */
+    async pgReseed(input: FenceInput & { source: PgConnection }): Promise<{ reseeded: boolean; detail: string }> {
+      const { fence, database, source } = input;
+      const ctx = Context.current();
+      const inRecovery = async (): Promise<boolean | null> => {
+        try {
+          return await withClient(database, env, async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === true, 1500);
+        } catch {
+          return null;
+        }
+      };
+      const now = await inRecovery();
+      if (now === true) return { reseeded: false, detail: `${database.host}:${database.port} already is a standby` };
+      if (now === false) throw ApplicationFailure.nonRetryable(`${database.host}:${database.port} answers as a primary: fence it before re-seeding it (two primaries would take writes)`, 'ReseedRefused');
+      if (!fence.reseed) throw ApplicationFailure.nonRetryable(`no fence.reseed command is configured for ${fence.host.name}; add one (README, "Disaster recovery")`, 'ReseedRefused');
+      const command = renderTemplate(fence.reseed, { ...hostVars(fence.host), primaryHost: source.host, primaryPort: source.port });
+      await onHost(() => ssh.withSession(fence.host, (s) => run(s, fence.host, command, { timeoutMs: 30 * 60_000 })));
+      for (let i = 0; i < 300; i++) {
+        ctx.heartbeat({ waiting: i });
+        if ((await inRecovery()) === true) return { reseeded: true, detail: `${fence.host.name}: re-seeded from ${source.host}:${source.port}; streaming as a standby` };
+        await ctx.sleep(200);
+      }
+      throw new Error(`${database.host}:${database.port} does not answer as a standby after the re-seed`);
+    },
+
     /** How far the standby is behind (bytes and seconds), against the best primary position known. */
     async pgLag(input: LagInput): Promise<LagResult> {
       let primaryLsn: { lsn: string; source: 'primary' | 'last-known' } | undefined;

@@ -6,6 +6,7 @@
 //    finishes without a second promotion. The old primary refuses connections, the standby
 //    took over with every acknowledged write and takes new ones, dig sees the new answer, the
 //    smoke test passed through it, and the result carries RTO, RPO and step durations.
+//    Then `cutover failback` re-seeds fra from ams and fails over back to it with every write.
 // 2. A standby whose replay is paused lags past the gate: `failover start` refuses (exit 4)
 //    and the fence's undo brings the old primary back; with --accept-data-loss it goes ahead
 //    and reports the RPO estimate and a warning.
@@ -14,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { monitorStateQuery, monitorWorkflowId, failoverStateQuery, type FailoverResult } from '../../contract/failover';
+import { monitorStateQuery, monitorWorkflowId, failoverStateQuery, type FailbackResult, type FailoverResult } from '../../contract/failover';
 import { httpGet } from '../../activities/probe';
 import { sleep } from '../../sandbox/procs';
 import { activityRuns } from '../support/histories';
@@ -63,7 +64,7 @@ function steadyWriter(port: number): { acked: number[]; stopped: Promise<string>
 }
 
 describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
-  test('the monitor detects a dead primary and fails over; a worker killed after the promotion resumes without a second one', { timeout: 600_000 }, async () => {
+  test('the monitor detects a dead primary and fails over; a worker killed after the promotion resumes without a second one; failback brings it all back', { timeout: 600_000 }, async () => {
     const w = await startDrWorld('dr', { auto: true, probeIntervalMs: 1000, probeFailures: 3, appStartDelayS: 3 });
     worlds.push(w);
     const started = await w.cutover(['failover', 'monitor', SITE, '--json']);
@@ -135,7 +136,26 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     const report = JSON.parse(status.stdout) as { failover: { phase: string; promoted: boolean }; url: string };
     assert.equal(report.failover.phase, 'done');
     assert.match(report.url, /namespaces\/default\/workflows\/failover%2Fshop%2Fincident-/);
-    console.log(`failover figures: RTO ${r.rtoMs} ms (kill → result ${rtoMs} ms), steps ${r.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}, acknowledged writes ${writer.acked.length}, lost 0`);
+    // Failback: fra is re-seeded from ams, catches up, and takes over again with everything.
+    const back = await w.cutover(['failback', SITE, '--wait', '--json', '--key', 'back1']);
+    assert.equal(back.code, 0, back.stderr);
+    const fb = (JSON.parse(back.stdout) as { result: FailbackResult }).result;
+    assert.equal(fb.reseeded, true);
+    assert.equal(fb.failover.from, 'ams');
+    assert.equal(fb.failover.to, 'fra');
+    assert.equal(fb.failover.phase, 'done');
+    assert.deepEqual(w.pdns.dig(DNS_NAME), [w.addresses.fra]);
+    await assert.rejects(connect(w.standby.port), 'ams is fenced now');
+    const f = await connect(w.primary.port);
+    try {
+      assert.equal((await f.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, false);
+      const all = await f.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [writer.acked]);
+      assert.equal(Number(all.rows[0]!.n), writer.acked.length, 'every acknowledged write came back');
+      assert.ok(Number((await f.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]!.n) > writer.acked.length, 'with the write taken by ams');
+    } finally {
+      await f.end();
+    }
+    console.log(`failover figures: RTO ${r.rtoMs} ms (kill → result ${rtoMs} ms), steps ${r.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}, acknowledged writes ${writer.acked.length}, lost 0; failback RTO ${fb.failover.rtoMs} ms after ${fb.catchUpMs} ms catch-up`);
   });
 
   test('lag above the gate is refused (exit 4, fence undone); --accept-data-loss promotes and reports the RPO', { timeout: 600_000 }, async () => {

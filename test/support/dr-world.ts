@@ -122,10 +122,14 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
         .join(' ');
     const undoCommand = (pg: SandboxPostgres, extra: Record<string, string>) =>
       `${pgCtl(pg, `start -w -l ${resolve(pg.dataDir, '..', 'pg_ctl.log')} -o '${startOptions(pg, extra)}'`)}`;
+    // A fresh copy of the other site's database, started as its standby (without the
+    // synchronous setting: promoted later with no standby of its own, it must not wait for one).
+    const reseedCommand = (pg: SandboxPostgres) =>
+      `rm -rf ${pg.dataDir} && runuser -u postgres -- ${PG_BIN}/pg_basebackup -h {{primaryHost}} -p {{primaryPort}} -U postgres -D ${pg.dataDir} -R -X stream -c fast && ${undoCommand(pg, {})}`;
     const site = (name: 'fra' | 'ams', h: SandboxHost, pg: SandboxPostgres, extra: Record<string, string>) => ({
       name,
       database: { host: '127.0.0.1', port: pg.port, user: 'postgres', database: 'postgres' },
-      fence: { host: h.spec, command: fenceCommand(pg), undo: undoCommand(pg, extra) },
+      fence: { host: h.spec, command: fenceCommand(pg), undo: undoCommand(pg, extra), reseed: reseedCommand(pg) },
       appServers: {
         ssh: {
           hosts: [h.spec],

@@ -9,12 +9,14 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import {
+  failbackWorkflowId,
   failoverAbortUpdate,
   failoverConfirmUpdate,
   failoverStateQuery,
   failoverWorkflowId,
   monitorStateQuery,
   monitorWorkflowId,
+  type FailbackResult,
   type FailoverRequest,
   type FailoverResult,
   type FailoverSpec,
@@ -242,6 +244,32 @@ describe('failover workflow', () => {
       release2();
       const r = (await h.result()) as FailoverResult;
       assert.equal(r.phase, 'done');
+    });
+  });
+});
+
+describe('failback workflow', () => {
+  test('after a failover: re-seeds the old primary, waits for it, and fails over back to it', async () => {
+    const world = new FakeWorld([]);
+    const dr = world.dr;
+    dr.dns = ['203.0.113.10'];
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site);
+      await (await startFailover(tq, request(spec))).result();
+      assert.equal(dr.db('fra').running, false);
+      dr.lagBytes = 4096;
+      dr.lagAfterReadings.push(0);
+      const h = await testEnv.client.workflow.start('failbackWorkflow', { taskQueue: tq, workflowId: failbackWorkflowId(site, 'back'), args: [request(spec, { id: 'back' })] });
+      const r = (await h.result()) as FailbackResult;
+      assert.equal(r.reseeded, true);
+      assert.equal(r.failover.from, 'ams');
+      assert.equal(r.failover.to, 'fra');
+      assert.deepEqual(r.failover.dnsAnswer, ['203.0.113.10']);
+      assert.equal(dr.promotions, 2);
+      assert.equal(dr.db('fra').inRecovery, false);
+      assert.equal(dr.db('ams').running, false, 'the promoted standby was fenced before fra was promoted');
+      assert.ok(dr.calls.indexOf('pgReseed') < dr.calls.lastIndexOf('pgPromote'));
+      await record(h, 'failback-succeeded');
     });
   });
 });

@@ -75,6 +75,15 @@ export function fakeFailover(dr: FakeDr): PostgresActivities & PowerDnsActivitie
       await enter('pgUnfence');
       dr.db(database.host).running = true;
     },
+    async pgReseed({ database }) {
+      await enter('pgReseed');
+      const db = dr.db(database.host);
+      if (db.running && db.inRecovery) return { reseeded: false, detail: 'already a standby' };
+      if (db.running) throw new Error('answers as a primary');
+      db.running = true;
+      db.inRecovery = true;
+      return { reseeded: true, detail: 're-seeded' };
+    },
     async pgLag({ standby }) {
       await enter('pgLag');
       const db = dr.db(standby.host);
