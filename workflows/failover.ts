@@ -170,9 +170,19 @@ export async function failoverWorkflow(raw: FailoverRequest): Promise<FailoverRe
       return { value: r, summary: `${r.requests} requests to ${r.resolved.join(', ')}: ${r.errors} failed (${(r.errorRate * 100).toFixed(1)}%)` };
     });
 
-    // 7. Declare.
+    // 7. Declare, once the old primary is checked to be still fenced: a host that started its
+    // PostgreSQL again meanwhile (a reboot, a supervisor) is stopped again, loudly.
     const rtoMs = Date.now() - (req.detectedAt ?? startedAt);
-    await step('declare', async () => ({ value: undefined, summary: `${spec.site} serves from ${standby.name}; RTO ${Math.round(rtoMs / 1000)} s` }));
+    await step('declare', async () => {
+      const again = await dbOps.pgFence.executeWithOptions({ summary: `check ${primary.name} is still fenced` }, [{ fence: primary.fence, database: primary.database }]);
+      if (!again.reachable) {
+        if (fence.reachable) await warn(`could not check that ${primary.name} is still fenced: ${again.detail}`);
+      } else if (again.lastPrimaryLsn !== null) {
+        await warn(`${primary.name}'s database came back during the failover (at ${again.lastPrimaryLsn}) and was stopped again; check it for writes made there`);
+      }
+      const fenced = again.reachable ? `${primary.name} fenced` : `${primary.name} NOT fenced (unreachable)`;
+      return { value: undefined, summary: `${spec.site} serves from ${standby.name}; ${fenced}; RTO ${Math.round(rtoMs / 1000)} s` };
+    });
     state.phase = 'done';
     const rpo = state.rpo ? `RPO estimate ${state.rpo.bytes ?? '?'} bytes` : 'RPO unknown';
     await journal.open(`:white_check_mark: failover of ${spec.site} done: ${standby.name} serves; RTO ${Math.round(rtoMs / 1000)} s, ${rpo}${state.warnings.length ? `, ${state.warnings.length} warning(s)` : ''}`);

@@ -3,7 +3,7 @@
 // sites (sshd + the sample app; the primary's app live, the standby's stopped), a Slack and a
 // PagerDuty stand-in, the cutover worker as its own process, and a cutover.yml with the
 // `sites.shop` service. Used by the integration test, the demo and the benchmark.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,8 @@ export interface DrWorld {
   worker: WorkerProcess;
   configFile: string;
   addresses: typeof ADDRESSES;
+  /** Start the primary's PostgreSQL again as its host would after a reboot (its fence's undo command). */
+  restartPrimary(): void;
   cutover(args: string[], timeoutMs?: number): Promise<CliRun>;
   stop(): Promise<void>;
 }
@@ -182,7 +184,8 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
           done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
         });
       });
-    return { dir, server, client, primary, standby, pdns, fra, ams, appPort, slack, pages, worker, configFile, addresses: ADDRESSES, cutover, stop };
+    const restartPrimary = (): void => void execFileSync('sh', ['-c', undoCommand(primary, primarySettings)], { stdio: 'ignore', timeout: 60_000 });
+    return { dir, server, client, primary, standby, pdns, fra, ams, appPort, slack, pages, worker, configFile, addresses: ADDRESSES, cutover, restartPrimary, stop };
   } catch (err) {
     await stop();
     throw err;

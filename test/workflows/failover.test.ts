@@ -176,6 +176,20 @@ describe('failover workflow', () => {
     });
   });
 
+  test('an old primary that comes back during the failover is stopped again before the failover is declared, with a warning', async () => {
+    const world = new FakeWorld([]);
+    world.dr.before = async (a) => {
+      if (a === 'dnsRepoint') world.dr.db('fra').running = true; // its host restarted PostgreSQL
+    };
+    await withWorker(world, async (tq, site) => {
+      const r = (await (await startFailover(tq, request(fakeFailoverSpec(site)))).result()) as FailoverResult;
+      assert.equal(world.dr.db('fra').running, false);
+      assert.equal(world.dr.calls.filter((c) => c === 'pgFence').length, 2);
+      assert.equal(r.warnings.length, 1);
+      assert.match(r.warnings[0]!, /fra's database came back during the failover .* stopped again/);
+    });
+  });
+
   test('a DNS API that fails twice is retried; the record is changed once and the failover completes', async () => {
     const world = new FakeWorld([]);
     world.dr.dnsFailures = 2;
