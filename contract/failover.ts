@@ -166,6 +166,8 @@ export const monitorRequestSchema = z.strictObject({
   /** Carried over continue-as-new. */
   failuresInRow: z.number().int().nonnegative().optional(),
   firstFailureAt: z.number().int().nonnegative().optional(),
+  /** An incident still open (waiting for confirm), carried over continue-as-new. */
+  incident: z.strictObject({ openedAt: z.number().int().nonnegative(), detectedAt: z.number().int().nonnegative() }).optional(),
 });
 export type MonitorRequest = z.infer<typeof monitorRequestSchema>;
 

@@ -1,9 +1,10 @@
 // The monitor of one service, `monitor/<site>` (an entity): probe the primary every interval.
 // After `probe.failures` failures in a row it opens an incident (Slack, a page) and then starts
 // the failover at once (`auto: true`) or when `cutover failover confirm` says so. A primary
-// that answers again before the threshold resets the count and opens nothing. It ends when
-// the failover it started ends (the primary is elsewhere then); it continues as new before
-// its history grows long.
+// that answers again before the threshold resets the count and opens nothing; an open incident
+// closes (Slack, the page resolved) once it answers as many probes in a row. It ends when the
+// failover it started ends (the primary is elsewhere then); it continues as new before its
+// history grows long.
 import {
   allHandlersFinished,
   ApplicationFailure,
@@ -45,8 +46,10 @@ export async function monitorWorkflow(raw: MonitorRequest): Promise<FailoverResu
     failuresInRow: parsed.data.failuresInRow ?? 0,
     threshold: spec.probe.failures,
     lastProbe: null,
-    incident: null,
+    incident: parsed.data.incident ? { ...parsed.data.incident, failoverId: null } : null,
   };
+  if (state.incident) state.phase = 'incident';
+  let okInRow = 0;
   let firstFailureAt = parsed.data.firstFailureAt;
   let confirmed: { by: string; acceptDataLoss?: boolean } | null = null;
   const journal = new Journal(spec.slack?.channel, workflowInfo().workflowId);
@@ -72,10 +75,13 @@ export async function monitorWorkflow(raw: MonitorRequest): Promise<FailoverResu
   );
 
   for (let probes = 0; ; probes++) {
-    if (state.phase === 'watching') {
+    if (state.phase === 'watching' || (state.phase === 'incident' && !spec.auto && !confirmed)) {
       const r = await probeOps.httpProbe.executeWithOptions({ summary: `probe ${spec.primary.name}` }, [spec.probe]);
       state.lastProbe = { at: Date.now(), ok: r.ok, detail: r.detail };
-      if (r.ok) {
+      okInRow = r.ok ? okInRow + 1 : 0;
+      if (state.phase === 'incident') {
+        if (okInRow >= state.threshold) await closeIncident(r.detail);
+      } else if (r.ok) {
         state.failuresInRow = 0;
         firstFailureAt = undefined;
       } else {
@@ -86,12 +92,38 @@ export async function monitorWorkflow(raw: MonitorRequest): Promise<FailoverResu
       }
     }
     if (state.phase === 'incident' && (spec.auto || confirmed)) return await runFailover();
-    if (state.phase === 'watching' && (probes + 1 >= PROBES_PER_RUN || workflowInfo().continueAsNewSuggested)) {
+    if (!confirmed && (probes + 1 >= PROBES_PER_RUN || workflowInfo().continueAsNewSuggested)) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof monitorWorkflow>({ spec, failuresInRow: state.failuresInRow, ...(firstFailureAt !== undefined ? { firstFailureAt } : {}) });
+      if (!confirmed) {
+        const incident = state.incident ? { openedAt: state.incident.openedAt, detectedAt: state.incident.detectedAt } : undefined;
+        await continueAsNew<typeof monitorWorkflow>({ spec, failuresInRow: state.failuresInRow, ...(firstFailureAt !== undefined ? { firstFailureAt } : {}), ...(incident ? { incident } : {}) });
+      }
     }
-    // Confirmation wakes the monitor at once; probing goes on meanwhile only while watching.
-    await condition(() => confirmed !== null, state.phase === 'incident' ? '1 day' : spec.probe.intervalMs);
+    // Confirmation wakes the monitor at once.
+    await condition(() => confirmed !== null, spec.probe.intervalMs);
+  }
+
+  async function closeIncident(detail: string): Promise<void> {
+    const incident = state.incident!;
+    journal.step('recovered', `${spec.primary.name} answered ${okInRow} probes in a row (${detail}); incident closed, nothing failed over`);
+    const text = `:white_check_mark: ${spec.site}'s primary ${spec.primary.name} recovered; incident closed without a failover`;
+    await journal.notify(`recovered-${incident.detectedAt}`, text, text);
+    await resolvePage(incident.detectedAt, `${spec.primary.name} recovered`);
+    state.phase = 'watching';
+    state.incident = null;
+    state.failuresInRow = 0;
+    firstFailureAt = undefined;
+  }
+
+  async function resolvePage(detectedAt: number, summary: string): Promise<void> {
+    if (!spec.pagerDuty) return;
+    try {
+      await pageOps.pageIncident.executeWithOptions({ summary: 'resolve the page' }, [
+        { pagerDuty: spec.pagerDuty, action: 'resolve', dedupKey: `cutover/${spec.site}/${detectedAt}`, summary, source: spec.probe.url },
+      ]);
+    } catch (err) {
+      journal.step('incident', `resolving the page failed: ${reasonOf(err)}`);
+    }
   }
 
   async function openIncident(detail: string): Promise<void> {
@@ -137,6 +169,7 @@ export async function monitorWorkflow(raw: MonitorRequest): Promise<FailoverResu
       ],
     });
     state.phase = 'done';
+    await resolvePage(incident.detectedAt, `failed over to ${spec.standby.name} (${incident.failoverId})`);
     await condition(allHandlersFinished);
     return result;
   }

@@ -129,9 +129,11 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     assert.equal(a.headers['x-app-version'], 'v1');
     assert.match(r.steps.find((s) => s.step === 'smoke')!.summary, new RegExp(`requests to ${w.addresses.ams.replace(/\./g, '\\.')}: 0 failed`));
 
-    // Incident: one page, Slack messages.
-    assert.equal(w.pages.length, 1);
-    assert.deepEqual({ ...(w.pages[0] as object), payload: undefined }, { routing_key: 'R0UTINGKEY', event_action: 'trigger', dedup_key: (w.pages[0] as { dedup_key: string }).dedup_key, payload: undefined });
+    // Incident: a page (PagerDuty Events v2), resolved once failed over; Slack messages.
+    const pages = w.pages as { routing_key: string; event_action: string; dedup_key: string; payload?: { severity: string } }[];
+    assert.deepEqual(pages.map((p) => p.event_action), ['trigger', 'resolve']);
+    assert.ok(pages.every((p) => p.routing_key === 'R0UTINGKEY' && p.dedup_key === pages[0]!.dedup_key));
+    assert.equal(pages[0]!.payload?.severity, 'critical');
     const texts = w.slack.messages().map((m) => m.text);
     assert.ok(texts.some((t) => t.includes('incident') && t.includes('fra')), texts.join('\n'));
     assert.ok(texts.some((t) => t.includes('failover of shop done')), texts.join('\n'));
@@ -167,6 +169,16 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
   test('lag above the gate is refused (exit 4, fence undone); --accept-data-loss promotes and reports the RPO', { timeout: 600_000 }, async () => {
     const w = await startDrWorld('dr-lag', { auto: false });
     worlds.push(w);
+    // Nothing to confirm or abort yet, and an unknown site: bad input (2), with the reason.
+    const confirm = await w.cutover(['failover', 'confirm', SITE, '--json']);
+    assert.equal(confirm.code, 2, confirm.stderr);
+    assert.match(confirm.stderr, /monitor\/shop is not running/);
+    const abort = await w.cutover(['failover', 'abort', SITE]);
+    assert.equal(abort.code, 2, abort.stderr);
+    assert.match(abort.stderr, /no failover of shop is running; nothing to abort/);
+    const unknown = await w.cutover(['failover', 'start', 'nosuch']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /sites\.nosuch: no such site \(known: shop\)/);
     w.standby.sql('SELECT pg_wal_replay_pause()');
     w.primary.sql('INSERT INTO orders SELECT FROM generate_series(1, 5000)');
 

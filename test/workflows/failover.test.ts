@@ -322,6 +322,7 @@ describe('monitor workflow', () => {
       assert.equal(state.failuresInRow, 3);
       assert.equal(world.dr.pages.length, 1);
       assert.equal(world.dr.pages[0]?.action, 'trigger');
+      assert.equal(state.incident?.failoverId, null);
       assert.ok(world.slack.some((m) => m.text.includes('incident') && m.text.includes('cutover failover confirm')));
       await testEnv.sleep(60_000);
       assert.ok(!world.dr.calls.includes('pgFence'), 'waits for confirmation');
@@ -331,6 +332,28 @@ describe('monitor workflow', () => {
       assert.equal(world.dr.promotions, 1);
       assert.ok(r.rtoMs >= 60_000, `RTO from the first failed probe: ${r.rtoMs}`);
       await record(h, 'monitor-confirmed');
+    });
+  });
+
+  test('an open incident closes when the primary answers as many probes in a row; a single good probe closes nothing', async () => {
+    const world = new FakeWorld([]);
+    world.dr.probeScript.push(false, false, false, true, false, true, true);
+    world.dr.healthy = true;
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site, { pagerDuty: { url: 'http://127.0.0.1:1/pd', routingKeyEnv: 'PD_KEY' } });
+      const h = await startMonitor(tq, spec);
+      for (let i = 0; i < 400 && world.dr.pages.length === 0; i++) await testEnv.sleep(spec.probe.intervalMs);
+      assert.equal((await h.query(monitorStateQuery)).phase, 'incident');
+      for (let i = 0; i < 400 && world.dr.pages.length < 2; i++) await testEnv.sleep(spec.probe.intervalMs);
+      const state = await h.query(monitorStateQuery);
+      assert.equal(state.phase, 'watching');
+      assert.equal(state.incident, null);
+      assert.deepEqual(world.dr.pages.map((p) => p.action), ['trigger', 'resolve']);
+      assert.equal(world.dr.pages[0]?.dedupKey, world.dr.pages[1]?.dedupKey);
+      assert.equal(world.dr.probeScript.length, 0, 'it took three good probes in a row (the one before the last failure did not count)');
+      assert.ok(world.slack.some((m) => m.text.includes('recovered; incident closed without a failover')));
+      assert.ok(!world.dr.calls.includes('pgFence'));
+      await h.terminate('test over');
     });
   });
 
