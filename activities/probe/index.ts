@@ -8,6 +8,9 @@ import type { DnsSpec, ProbeSpec, SmokeSpec } from '../../contract/failover';
 import { dig } from '../powerdns';
 import { pagerDutyEvent, smokeProblem, targetFor, type HttpAnswer } from './judge';
 
+/** Requests in flight per address while the error rate is watched: the smoke test is a small load. */
+const WATCH_CONCURRENCY = 8;
+
 export interface ProbeResult {
   ok: boolean;
   status: number | null;
@@ -62,8 +65,8 @@ export function createProbeActivities(env: NodeJS.ProcessEnv = process.env) {
 
     /**
      * Resolve the smoke URL's host through the DNS server, send `requests` requests to every
-     * address it gives (all must pass), then keep sending for `watchMs` and fail above the
-     * error rate. Retried by the workflow: app servers may still be warming up.
+     * address it gives (all must pass), then keep 8 requests in flight per address for
+     * `watchMs` and fail above the error rate. Retried by the workflow: app servers may still be warming up.
      */
     async smokeTest(input: { smoke: SmokeSpec; dns: DnsSpec }): Promise<SmokeResult> {
       const { smoke, dns } = input;
@@ -98,8 +101,8 @@ export function createProbeActivities(env: NodeJS.ProcessEnv = process.env) {
       const watchUntil = Date.now() + smoke.watchMs;
       while (Date.now() < watchUntil) {
         ctx.heartbeat({ phase: 'watch', requests, errors });
-        await Promise.all(addresses.map(one));
-        await ctx.sleep(100);
+        await Promise.all(addresses.flatMap((a) => Array.from({ length: WATCH_CONCURRENCY }, () => one(a))));
+        await ctx.sleep(50);
       }
       const errorRate = requests === 0 ? 0 : errors / requests;
       if (errorRate > smoke.maxErrorRate) {
