@@ -12,6 +12,8 @@
 // 2. A standby whose replay is paused lags past the gate: `failover start` refuses (exit 4)
 //    and the fence's undo brings the old primary back; with --accept-data-loss it goes ahead
 //    and reports the RPO estimate and a warning.
+// 3. A Vultr standby (the API stand-in): instances from the snapshot, one create's answer lost
+//    and not repeated, DNS gets the instances' IPs and the smoke test passes through them.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -204,5 +206,24 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     assert.equal(w.standby.sql('SELECT pg_is_in_recovery()'), 'f');
     assert.deepEqual(w.pdns.dig(DNS_NAME), [w.addresses.ams]);
     await assert.rejects(connect(w.primary.port));
+  });
+
+  test('a Vultr standby: instances created from the snapshot (one create lost half-way, no duplicate), DNS gets their IPs, smoke passes through them', { timeout: 600_000 }, async () => {
+    const w = await startDrWorld('dr-vultr', { auto: false, vultr: { count: 2 } });
+    worlds.push(w);
+    w.vultr!.failNextCreate();
+    const r = await w.cutover(['failover', 'start', SITE, '--wait', '--json', '--key', 'v1']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = (JSON.parse(r.stdout) as { result: FailoverResult }).result;
+    const instances = w.vultr!.instances();
+    assert.deepEqual(instances.map((i) => i.label).sort(), ['ams-app-1', 'ams-app-2'], 'no duplicated server after the lost create');
+    const ips = instances.map((i) => i.main_ip).sort();
+    assert.deepEqual(ips, ['127.0.0.51', '127.0.0.52']);
+    assert.deepEqual(w.pdns.dig(DNS_NAME), ips);
+    assert.deepEqual(result.dnsAnswer, ips);
+    assert.match(result.steps.find((s) => s.step === 'scale')!.summary, /Vultr instance\(s\) created/);
+    assert.match(result.steps.find((s) => s.step === 'smoke')!.summary, /requests to 127\.0\.0\.51, 127\.0\.0\.52: 0 failed/);
+    assert.equal(w.standby.sql('SELECT pg_is_in_recovery()'), 'f');
+    assert.equal(w.vultr!.calls.filter((c) => c === 'POST /v2/instances').length, 2, `the lost create was not repeated: ${w.vultr!.calls.join(', ')}`);
   });
 });

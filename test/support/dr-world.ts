@@ -16,6 +16,7 @@ import { startPowerDns, type SandboxPowerDns } from '../../sandbox/powerdns';
 import { freePort, sleep } from '../../sandbox/procs';
 import { startHost, type SandboxHost } from '../../sandbox/world';
 import { startFakeSlack, type FakeSlack } from './fake-slack';
+import { startFakeVultr, type FakeVultr } from './fake-vultr';
 import { WorkerProcess, type CliRun } from './world';
 
 const ROOT = resolve(__dirname, '../..');
@@ -32,6 +33,8 @@ export interface DrWorldOptions {
   /** The standby's app start waits this long first (to catch a failover mid-step). */
   appStartDelayS?: number;
   maxLagBytes?: number;
+  /** The standby's app servers are `count` Vultr instances (the API stand-in), DNS their IPs. */
+  vultr?: { count: number };
 }
 
 export interface DrWorld {
@@ -47,6 +50,8 @@ export interface DrWorld {
   appPort: number;
   slack: FakeSlack;
   pages: unknown[];
+  /** Set with `vultr`. */
+  vultr: FakeVultr | undefined;
   worker: WorkerProcess;
   configFile: string;
   addresses: typeof ADDRESSES;
@@ -115,6 +120,12 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
     const pager = await startPager(pages);
     stops.push(['pager', () => new Promise((r) => pager.server.close(r))]);
 
+    let vultr: FakeVultr | undefined;
+    if (opts.vultr) {
+      vultr = await startFakeVultr({ addressFor: (n) => `127.0.0.${51 + n}`, appPort, appVersion: 'v1', snapshots: ['snap-shop'] });
+      const v = vultr;
+      stops.push(['vultr', () => v.close()]);
+    }
     const pgCtl = (pg: SandboxPostgres, args: string) => `runuser -u postgres -- ${PG_BIN}/pg_ctl -D ${pg.dataDir} ${args}`;
     // Idempotent: stops a running cluster, and succeeds when it is already stopped.
     const fenceCommand = (pg: SandboxPostgres) => `if ${pgCtl(pg, 'status')} >/dev/null 2>&1; then ${pgCtl(pg, 'stop -m fast -w')}; fi`;
@@ -142,13 +153,23 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
       },
       dnsContent: [ADDRESSES[name]],
     });
+    const standbySite = site('ams', ams, standby, {});
+    const vultrStandby = vultr
+      ? {
+          ...standbySite,
+          appServers: {
+            vultr: { apiKeyEnv: 'VULTR_API_KEY', apiUrl: vultr.url, region: 'ams', plan: 'vc2-1c-1gb', snapshotId: 'snap-shop', count: opts.vultr!.count, tag: 'shop-standby', label: 'ams-app', healthUrl: `http://{{address}}:${appPort}/health` },
+          },
+          dnsContent: [],
+        }
+      : standbySite;
     const config = {
       temporal: { address: server.address, uiUrl: server.uiUrl },
       apps: { demo: { environments: { none: { hosts: [fra.spec], slots: { blue: { port: appPort }, green: { port: fra.ports.green }, start: 'true', stop: 'true' }, router: { nginx: { upstreamFile: fra.upstreamFile } } } } } },
       sites: {
         [SITE]: {
           primary: site('fra', fra, primary, primarySettings),
-          standby: site('ams', ams, standby, {}),
+          standby: vultrStandby,
           dns: {
             powerdns: { apiUrl: pdns.apiUrl, zone: 'example.test.', apiKeyEnv: 'PDNS_API_KEY', nameserver: `127.0.0.1:${pdns.dnsPort}` },
             name: DNS_NAME,
@@ -172,6 +193,7 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
       SLACK_API_URL: slack.url,
       PDNS_API_KEY: pdns.apiKey,
       PD_ROUTING_KEY: 'R0UTINGKEY',
+      ...(vultr ? { VULTR_API_KEY: vultr.apiKey } : {}),
     });
     stops.push(['worker', () => worker.stop()]);
     await worker.start();
@@ -185,7 +207,7 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
         });
       });
     const restartPrimary = (): void => void execFileSync('sh', ['-c', undoCommand(primary, primarySettings)], { stdio: 'ignore', timeout: 60_000 });
-    return { dir, server, client, primary, standby, pdns, fra, ams, appPort, slack, pages, worker, configFile, addresses: ADDRESSES, cutover, restartPrimary, stop };
+    return { dir, server, client, primary, standby, pdns, fra, ams, appPort, slack, pages, vultr, worker, configFile, addresses: ADDRESSES, cutover, restartPrimary, stop };
   } catch (err) {
     await stop();
     throw err;
