@@ -1,8 +1,10 @@
-// @vultr/vultr-node (2.8.0, unmaintained since 2023) made safe: it resolves errors instead of
-// rejecting them (an HTTP 404 or a refused connection comes back as a resolved Error), has no
-// timeouts and no types. Every call here rejects on failure with the API's message and gives
-// up after a timeout; `baseUrl` points it at a stand-in in tests.
-import * as vultrNode from '@vultr/vultr-node';
+// A small client of the Vultr API v2 (instances) over Node's fetch: Bearer auth, cursor paging,
+// a timeout on every call, and every failure a rejection carrying the API's `error` message.
+//
+// Not @vultr/vultr-node: that package (2.8.0, unmaintained since 2023) lists TypeScript 4 as a
+// run-time dependency, which the installed cutover package must not carry (package.test.ts:
+// no TypeScript at run time), resolves errors instead of rejecting them and has no timeouts.
+// The shapes here are the same documented v2 ones it speaks; `baseUrl` points it at a stand-in.
 import type { VultrInstance } from './plan';
 
 export interface VultrClient {
@@ -15,49 +17,58 @@ export class VultrError extends Error {
   override name = 'VultrError';
 }
 
+export const VULTR_API = 'https://api.vultr.com/v2';
 const TIMEOUT_MS = 30_000;
 
-async function call<T>(what: string, p: () => unknown): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const result = await Promise.race([
-      Promise.resolve().then(p),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new VultrError(`${what}: no answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS))),
-    ]);
-    if (result instanceof Error) throw new VultrError(`${what}: ${result.message}`);
-    return result as T;
-  } catch (err) {
-    if (err instanceof VultrError) throw err;
-    throw new VultrError(`${what}: ${(err as Error).message}`);
-  } finally {
-    clearTimeout(timer);
+export function createVultrClient(apiKey: string, baseUrl: string = VULTR_API): VultrClient {
+  const base = baseUrl.replace(/\/+$/, '');
+  async function call<T>(what: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${apiKey}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (err) {
+      const cause = (err as Error & { cause?: Error }).cause;
+      throw new VultrError(`${what}: ${cause?.message ?? (err as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const error = (json as { error?: string } | undefined)?.error;
+      throw new VultrError(`${what}: HTTP ${res.status} ${res.statusText}${error ? `: ${error}` : ''}`);
+    }
+    return json as T;
   }
-}
-
-export function createVultrClient(apiKey: string, baseUrl?: string): VultrClient {
-  const api = vultrNode.initialize({ apiKey, ...(baseUrl ? { baseUrl: baseUrl.replace(/\/+$/, '') } : {}) });
   return {
     async listInstances(tag) {
       const all: VultrInstance[] = [];
-      let cursor: string | undefined;
+      let cursor = '';
       for (let page = 0; page < 100; page++) {
-        const r = await call<{ instances?: VultrInstance[]; meta?: { links?: { next?: string } } } | undefined>('list instances', () =>
-          api.instances.listInstances({ tag, per_page: '100', ...(cursor ? { cursor } : {}) }),
-        );
+        const q = new URLSearchParams({ tag, per_page: '100', ...(cursor ? { cursor } : {}) });
+        const r = await call<{ instances?: VultrInstance[]; meta?: { links?: { next?: string } } } | undefined>('list instances', 'GET', `/instances?${q}`);
         if (!r || !Array.isArray(r.instances)) throw new VultrError('list instances: the answer has no instances list');
         all.push(...r.instances);
-        cursor = r.meta?.links?.next || undefined;
+        cursor = r.meta?.links?.next ?? '';
         if (!cursor) break;
       }
       return all;
     },
     async getInstance(id) {
-      const r = await call<{ instance?: VultrInstance } | undefined>(`get instance ${id}`, () => api.instances.getInstance({ 'instance-id': id }));
+      const r = await call<{ instance?: VultrInstance } | undefined>(`get instance ${id}`, 'GET', `/instances/${encodeURIComponent(id)}`);
       if (!r?.instance) throw new VultrError(`get instance ${id}: the answer has no instance`);
       return r.instance;
     },
     async createInstance(body) {
-      const r = await call<{ instance?: VultrInstance } | undefined>(`create instance ${String(body.label)}`, () => api.instances.createInstance(body));
+      const r = await call<{ instance?: VultrInstance } | undefined>(`create instance ${String(body.label)}`, 'POST', '/instances', body);
       if (!r?.instance) throw new VultrError(`create instance ${String(body.label)}: the answer has no instance`);
       return r.instance;
     },

@@ -1,8 +1,8 @@
-// The Vultr app servers activity over the real @vultr/vultr-node client against the API
-// stand-in (test/support/fake-vultr.ts), whose instances run the sandbox app on loopback
-// addresses: create from the snapshot, wait until active and healthy, reuse by tag; a create
-// whose answer is lost half-way is retried without a second server; every failure of the
-// library (which resolves errors instead of rejecting) comes out as a rejection.
+// The Vultr app servers activity and its v2 client against the API stand-in
+// (test/support/fake-vultr.ts), whose instances run the sandbox app on loopback addresses:
+// create from the snapshot, wait until active and healthy, reuse by tag; a create whose answer
+// is lost half-way is retried without a second server; every failure (an HTTP error, a refused
+// connection, a missing key) is a rejection with the API's message.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -41,10 +41,10 @@ const servers = (extra: Partial<VultrAppServers> = {}): VultrAppServers => ({
 const scale = (s: VultrAppServers, env: NodeJS.ProcessEnv = { VULTR_API_KEY: vultr.apiKey }) =>
   new MockActivityEnvironment().run(createVultrActivities(env).vultrScale, { servers: s, healthTimeoutMs: 30_000 }) as Promise<VultrScaleResult>;
 
-describe('Vultr app servers through @vultr/vultr-node and the stand-in', () => {
+describe('Vultr app servers through the v2 API stand-in', () => {
   test('a create whose answer is lost is retried without a second server; the instances run the app; a third run reuses them', { timeout: 120_000 }, async () => {
     vultr.failNextCreate();
-    await assert.rejects(scale(servers()), /create instance ams-app-1: Internal Server Error: Internal server error/);
+    await assert.rejects(scale(servers()), /create instance ams-app-1: HTTP 500 Internal Server Error: Internal server error/);
     assert.equal(vultr.instances().length, 1, 'the first create made its server before failing');
 
     const r = await scale(servers());
@@ -62,10 +62,10 @@ describe('Vultr app servers through @vultr/vultr-node and the stand-in', () => {
     assert.equal(vultr.instances().length, 2);
   });
 
-  test('failures the library resolves come out as rejections with the API message', { timeout: 60_000 }, async () => {
+  test('failures come out as rejections with the API message', { timeout: 60_000 }, async () => {
     const c = createVultrClient('wrong-key', vultr.url);
-    await assert.rejects(c.listInstances('x'), /list instances: Unauthorized: Invalid API token\./);
-    await assert.rejects(createVultrClient(vultr.apiKey, vultr.url).getInstance('nope'), /get instance nope: Not Found: Not found/);
+    await assert.rejects(c.listInstances('x'), /list instances: HTTP 401 Unauthorized: Invalid API token\./);
+    await assert.rejects(createVultrClient(vultr.apiKey, vultr.url).getInstance('nope'), /get instance nope: HTTP 404 Not Found: Not found/);
     const closed = await freePort();
     await assert.rejects(createVultrClient(vultr.apiKey, `http://127.0.0.1:${closed}/v2`).listInstances('x'), /list instances: .*ECONNREFUSED/);
     await assert.rejects(scale(servers({ snapshotId: 'snap-gone', tag: 'other', label: 'other' })), /Invalid snapshot: snap-gone/);
