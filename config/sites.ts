@@ -80,13 +80,23 @@ function build() {
     return { address: m[1]!, port: Number(m[2]) };
   });
   const dns = z.strictObject({
-    powerdns: z.strictObject({
-      apiUrl: httpUrl('http://127.0.0.1:8081'),
-      serverId: z.string().min(1).default('localhost'),
-      zone: z.string().min(1),
-      apiKeyEnv: envVarNameSchema,
-      nameserver,
-    }),
+    powerdns: z
+      .strictObject({
+        apiUrl: httpUrl('http://127.0.0.1:8081'),
+        serverId: z.string().min(1).default('localhost'),
+        zone: z.string().min(1),
+        apiKeyEnv: envVarNameSchema,
+        nameserver,
+      })
+      .optional(),
+    vultr: z
+      .strictObject({
+        apiKeyEnv: envVarNameSchema,
+        apiUrl: httpUrl('https://api.vultr.com/v2').optional(),
+        domain: z.string().min(1),
+        nameserver,
+      })
+      .optional(),
     name: z.string().min(1),
     type: z.enum(['A', 'AAAA', 'CNAME']).default('A'),
     ttl: durationSchema({ positive: true }).prefault('60s'),
@@ -142,7 +152,10 @@ function build() {
       if (!s.dns.name.endsWith('.')) {
         ctx.addIssue({ code: 'custom', path: [name, 'dns', 'name'], message: `write the name fully qualified with its trailing dot, like "${s.dns.name}."` });
       }
-      if (!s.dns.powerdns.zone.endsWith('.')) {
+      if (!s.dns.powerdns === !s.dns.vultr) {
+        ctx.addIssue({ code: 'custom', path: [name, 'dns'], message: 'give exactly one of powerdns: {apiUrl, zone, apiKeyEnv, nameserver} or vultr: {apiKeyEnv, domain, nameserver}' });
+      }
+      if (s.dns.powerdns && !s.dns.powerdns.zone.endsWith('.')) {
         ctx.addIssue({ code: 'custom', path: [name, 'dns', 'powerdns', 'zone'], message: `write the zone with its trailing dot, like "${s.dns.powerdns.zone}."` });
       }
     }
@@ -175,17 +188,16 @@ export function resolveSite(sites: SitesConfig | undefined, name: string): Failo
     site: name,
     primary: siteSpec(s.primary),
     standby: siteSpec(s.standby),
-    dns: {
-      kind: 'powerdns',
-      apiUrl: s.dns.powerdns.apiUrl,
-      serverId: s.dns.powerdns.serverId,
-      zone: s.dns.powerdns.zone,
-      apiKeyEnv: s.dns.powerdns.apiKeyEnv,
-      nameserver: s.dns.powerdns.nameserver,
-      name: s.dns.name,
-      type: s.dns.type,
-      ttlSeconds: Math.max(1, Math.round(s.dns.ttl / 1000)),
-    },
+    dns: s.dns.powerdns
+      ? { kind: 'powerdns', ...s.dns.powerdns, name: s.dns.name, type: s.dns.type, ttlSeconds: Math.max(1, Math.round(s.dns.ttl / 1000)) }
+      : {
+          kind: 'vultr',
+          ...s.dns.vultr!,
+          domain: s.dns.vultr!.domain.replace(/\.$/, ''),
+          name: s.dns.name,
+          type: s.dns.type,
+          ttlSeconds: Math.max(1, Math.round(s.dns.ttl / 1000)),
+        },
     probe: { url: s.probe.url, expectStatus: s.probe.expectStatus, intervalMs: s.probe.interval, timeoutMs: s.probe.timeout, failures: s.probe.failures },
     smoke: {
       url: s.smoke.url,

@@ -95,7 +95,26 @@ export const powerDnsSchema = z.strictObject({
   type: z.enum(['A', 'AAAA', 'CNAME']),
   ttlSeconds: z.number().int().min(1),
 });
-export type DnsSpec = z.infer<typeof powerDnsSchema>;
+export type PowerDnsSpec = z.infer<typeof powerDnsSchema>;
+
+/** Vultr DNS: the record set `name`/`type` of `domain`, one Vultr record per value. */
+export const vultrDnsSchema = z.strictObject({
+  kind: z.literal('vultr'),
+  apiKeyEnv: envVar,
+  /** Default https://api.vultr.com/v2. */
+  apiUrl: httpUrl.optional(),
+  /** The Vultr DNS domain, without the trailing dot: `example.com`. */
+  domain: z.string().min(1),
+  /** A Vultr nameserver (e.g. ns1.vultr.com:53) asked to confirm the change. */
+  nameserver: z.strictObject({ address: z.string().min(1), port }),
+  name: z.string().regex(/\.$/),
+  type: z.enum(['A', 'AAAA', 'CNAME']),
+  ttlSeconds: z.number().int().min(1),
+});
+export type VultrDnsSpec = z.infer<typeof vultrDnsSchema>;
+
+export const dnsSchema = z.discriminatedUnion('kind', [powerDnsSchema, vultrDnsSchema]);
+export type DnsSpec = z.infer<typeof dnsSchema>;
 
 export const probeSchema = z.strictObject({
   url: httpUrl,
@@ -139,7 +158,7 @@ export const failoverSpecSchema = z.strictObject({
   site: safeName,
   primary: siteSchema,
   standby: siteSchema,
-  dns: powerDnsSchema,
+  dns: dnsSchema,
   probe: probeSchema,
   smoke: smokeSchema,
   gates: gatesSchema,

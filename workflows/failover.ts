@@ -160,7 +160,11 @@ export async function failoverWorkflow(raw: FailoverRequest): Promise<FailoverRe
 
     // 5. DNS: point users at the standby and check the DNS server answers so.
     const dns = await step('dns', async () => {
-      const r = await dnsOps.dnsRepoint.executeWithOptions({ summary: `point ${spec.dns.name} at ${standby.name}` }, [{ dns: spec.dns, content }]);
+      const summary = { summary: `point ${spec.dns.name} at ${standby.name}` };
+      const r =
+        spec.dns.kind === 'powerdns'
+          ? await dnsOps.dnsRepoint.executeWithOptions(summary, [{ dns: spec.dns, content }])
+          : await dnsOps.vultrDnsRepoint.executeWithOptions(summary, [{ dns: spec.dns, content }]);
       return { value: r, summary: `${spec.dns.name} ${spec.dns.type} answers ${r.answer.join(', ')} (was ${r.previous.join(', ') || 'nothing'}), TTL ${spec.dns.ttlSeconds} s` };
     });
 

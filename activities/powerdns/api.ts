@@ -1,18 +1,18 @@
 // Pure builders for the PowerDNS HTTP API and for asking the DNS server itself with dig. No I/O.
-import type { DnsSpec } from '../../contract/failover';
+import type { DnsSpec, PowerDnsSpec } from '../../contract/failover';
 
 /** `<apiUrl>/api/v1/servers/<id>/zones/<zone>` */
-export function zoneUrl(dns: DnsSpec): string {
+export function zoneUrl(dns: PowerDnsSpec): string {
   return `${dns.apiUrl.replace(/\/+$/, '')}/api/v1/servers/${encodeURIComponent(dns.serverId)}/zones/${encodeURIComponent(dns.zone)}`;
 }
 
 /** CNAME targets are names: fully qualified with the trailing dot, as PowerDNS stores them. */
-function normalize(dns: DnsSpec, content: string): string {
+export function normalize(dns: Pick<DnsSpec, 'type'>, content: string): string {
   return dns.type === 'CNAME' && !content.endsWith('.') ? `${content}.` : content;
 }
 
 /** The body of `PATCH zones/<zone>` that replaces the record set with exactly this content. */
-export function replaceRrsetBody(dns: DnsSpec, content: readonly string[]) {
+export function replaceRrsetBody(dns: PowerDnsSpec, content: readonly string[]) {
   return {
     rrsets: [
       {
@@ -31,7 +31,7 @@ interface ZoneJson {
 }
 
 /** The record set's live content in a `GET zones/<zone>` answer (sorted), [] when it has none. */
-export function rrsetContent(dns: DnsSpec, zone: ZoneJson): { content: string[]; ttl: number | null } {
+export function rrsetContent(dns: PowerDnsSpec, zone: ZoneJson): { content: string[]; ttl: number | null } {
   const set = zone.rrsets?.find((r) => r.name.toLowerCase() === dns.name.toLowerCase() && r.type === dns.type);
   if (!set) return { content: [], ttl: null };
   return { content: (set.records ?? []).filter((r) => !r.disabled).map((r) => r.content).sort(), ttl: set.ttl ?? null };
@@ -50,7 +50,7 @@ export function parseDigShort(out: string): string[] {
   return lines.sort();
 }
 
-export function sameAnswer(dns: DnsSpec, answer: readonly string[], want: readonly string[]): boolean {
+export function sameAnswer(dns: Pick<DnsSpec, 'type'>, answer: readonly string[], want: readonly string[]): boolean {
   const a = [...answer].map((x) => normalize(dns, x).toLowerCase()).sort();
   const b = [...want].map((x) => normalize(dns, x).toLowerCase()).sort();
   return a.length === b.length && a.every((x, i) => x === b[i]);

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { DnsSpec } from '../../contract/failover';
+import type { DnsSpec, PowerDnsSpec } from '../../contract/failover';
 import { digArgs, parseDigShort, replaceRrsetBody, rrsetContent, sameAnswer, zoneUrl } from './api';
 
 const exec = promisify(execFile);
@@ -15,7 +15,7 @@ export interface DnsReadResult {
   ttl: number | null;
 }
 export interface DnsRepointInput {
-  dns: DnsSpec;
+  dns: PowerDnsSpec;
   content: string[];
 }
 export interface DnsRepointResult {
@@ -31,8 +31,24 @@ export async function dig(dns: DnsSpec, name = dns.name, type: string = dns.type
   return parseDigShort(stdout);
 }
 
+/** Ask the DNS server until it answers `content` (about 20 s), heartbeating; the answer. */
+export async function waitForAnswer(dns: DnsSpec, content: readonly string[], ctx: Context): Promise<string[]> {
+  let last: string[] | string = [];
+  for (let i = 0; i < 100; i++) {
+    ctx.heartbeat({ attempt: i });
+    try {
+      last = await dig(dns);
+      if (sameAnswer(dns, last, content)) return last;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await ctx.sleep(200);
+  }
+  throw new Error(`${dns.nameserver.address}:${dns.nameserver.port} still answers ${JSON.stringify(last)} for ${dns.name} ${dns.type}, want ${JSON.stringify(content)}`);
+}
+
 export function createPowerDnsActivities(env: NodeJS.ProcessEnv = process.env) {
-  async function api(dns: DnsSpec, method: 'GET' | 'PATCH', body?: unknown): Promise<unknown> {
+  async function api(dns: PowerDnsSpec, method: 'GET' | 'PATCH', body?: unknown): Promise<unknown> {
     const key = env[dns.apiKeyEnv];
     if (!key) throw ApplicationFailure.nonRetryable(`the worker's environment has no ${dns.apiKeyEnv} (the PowerDNS API key)`, 'DnsConfig');
     const res = await fetch(zoneUrl(dns), {
@@ -58,7 +74,7 @@ export function createPowerDnsActivities(env: NodeJS.ProcessEnv = process.env) {
   }
 
   return {
-    async dnsRead(input: { dns: DnsSpec }): Promise<DnsReadResult> {
+    async dnsRead(input: { dns: PowerDnsSpec }): Promise<DnsReadResult> {
       return rrsetContent(input.dns, (await api(input.dns, 'GET')) as Parameters<typeof rrsetContent>[1]);
     },
 
@@ -69,18 +85,7 @@ export function createPowerDnsActivities(env: NodeJS.ProcessEnv = process.env) {
       const started = Date.now();
       const previous = rrsetContent(dns, (await api(dns, 'GET')) as Parameters<typeof rrsetContent>[1]).content;
       if (!sameAnswer(dns, previous, content)) await api(dns, 'PATCH', replaceRrsetBody(dns, content));
-      let last: string[] | string = [];
-      for (let i = 0; i < 100; i++) {
-        ctx.heartbeat({ attempt: i });
-        try {
-          last = await dig(dns);
-          if (sameAnswer(dns, last, content)) return { answer: last, previous, ms: Date.now() - started };
-        } catch (err) {
-          last = (err as Error).message;
-        }
-        await ctx.sleep(200);
-      }
-      throw new Error(`${dns.nameserver.address}:${dns.nameserver.port} still answers ${JSON.stringify(last)} for ${dns.name} ${dns.type}, want ${JSON.stringify(content)}`);
+      return { answer: await waitForAnswer(dns, content, ctx), previous, ms: Date.now() - started };
     },
   };
 }

@@ -5,12 +5,16 @@
 // run-time dependency, which the installed cutover package must not carry (package.test.ts:
 // no TypeScript at run time), resolves errors instead of rejecting them and has no timeouts.
 // The shapes here are the same documented v2 ones it speaks; `baseUrl` points it at a stand-in.
-import type { VultrInstance } from './plan';
+import type { VultrInstance, VultrRecord } from './plan';
 
 export interface VultrClient {
   listInstances(tag: string): Promise<VultrInstance[]>;
   getInstance(id: string): Promise<VultrInstance>;
   createInstance(body: Record<string, unknown>): Promise<VultrInstance>;
+  listRecords(domain: string): Promise<VultrRecord[]>;
+  createRecord(domain: string, record: { name: string; type: string; data: string; ttl: number }): Promise<void>;
+  updateRecord(domain: string, id: string, change: { ttl: number }): Promise<void>;
+  deleteRecord(domain: string, id: string): Promise<void>;
 }
 
 export class VultrError extends Error {
@@ -22,7 +26,7 @@ const TIMEOUT_MS = 30_000;
 
 export function createVultrClient(apiKey: string, baseUrl: string = VULTR_API): VultrClient {
   const base = baseUrl.replace(/\/+$/, '');
-  async function call<T>(what: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async function call<T>(what: string, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
@@ -66,6 +70,28 @@ export function createVultrClient(apiKey: string, baseUrl: string = VULTR_API): 
       const r = await call<{ instance?: VultrInstance } | undefined>(`get instance ${id}`, 'GET', `/instances/${encodeURIComponent(id)}`);
       if (!r?.instance) throw new VultrError(`get instance ${id}: the answer has no instance`);
       return r.instance;
+    },
+    async listRecords(domain) {
+      const all: VultrRecord[] = [];
+      let cursor = '';
+      for (let page = 0; page < 100; page++) {
+        const q = new URLSearchParams({ per_page: '500', ...(cursor ? { cursor } : {}) });
+        const r = await call<{ records?: VultrRecord[]; meta?: { links?: { next?: string } } } | undefined>(`list records of ${domain}`, 'GET', `/domains/${encodeURIComponent(domain)}/records?${q}`);
+        if (!r || !Array.isArray(r.records)) throw new VultrError(`list records of ${domain}: the answer has no records list`);
+        all.push(...r.records);
+        cursor = r.meta?.links?.next ?? '';
+        if (!cursor) break;
+      }
+      return all;
+    },
+    async createRecord(domain, record) {
+      await call(`create ${record.type} record ${record.name} ${record.data}`, 'POST', `/domains/${encodeURIComponent(domain)}/records`, record);
+    },
+    async updateRecord(domain, id, change) {
+      await call(`update record ${id}`, 'PATCH', `/domains/${encodeURIComponent(domain)}/records/${encodeURIComponent(id)}`, change);
+    },
+    async deleteRecord(domain, id) {
+      await call(`delete record ${id}`, 'DELETE', `/domains/${encodeURIComponent(domain)}/records/${encodeURIComponent(id)}`);
     },
     async createInstance(body) {
       const r = await call<{ instance?: VultrInstance } | undefined>(`create instance ${String(body.label)}`, 'POST', '/instances', body);

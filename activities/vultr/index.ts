@@ -4,11 +4,13 @@
 // tag and label, so it never creates a server twice.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { VultrAppServers } from '../../contract/failover';
+import type { VultrAppServers, VultrDnsSpec } from '../../contract/failover';
+import { waitForAnswer } from '../powerdns';
+import type { DnsRepointResult } from '../powerdns';
 import { httpGet } from '../probe';
 import { renderPath } from '../shell';
 import { createVultrClient, type VultrClient } from './client';
-import { createBody, isReady, scalePlan, type VultrInstance } from './plan';
+import { createBody, isReady, recordPlan, relativeName, scalePlan, type VultrInstance } from './plan';
 
 export interface VultrScaleResult {
   instances: { id: string; label: string; mainIp: string; healthyAfterMs: number }[];
@@ -18,6 +20,23 @@ export interface VultrScaleResult {
 
 export function createVultrActivities(env: NodeJS.ProcessEnv = process.env, clientFor: (key: string, baseUrl?: string) => VultrClient = createVultrClient) {
   return {
+    /** Vultr DNS: make the record set hold exactly `content` (safe to repeat), then ask the nameserver until it answers so. */
+    async vultrDnsRepoint(input: { dns: VultrDnsSpec; content: string[] }): Promise<DnsRepointResult> {
+      const { dns, content } = input;
+      const key = env[dns.apiKeyEnv];
+      if (!key) throw ApplicationFailure.nonRetryable(`the worker's environment has no ${dns.apiKeyEnv} (the Vultr API key)`, 'VultrConfig');
+      const api = clientFor(key, dns.apiUrl);
+      const started = Date.now();
+      const name = relativeName(dns.name, dns.domain);
+      const records = await api.listRecords(dns.domain);
+      const previous = records.filter((r) => r.type === dns.type && r.name.toLowerCase() === name).map((r) => r.data).sort();
+      const plan = recordPlan(records, name, dns.type, content, dns.ttlSeconds);
+      for (const data of plan.create) await api.createRecord(dns.domain, { name, type: dns.type, data, ttl: dns.ttlSeconds });
+      for (const id of plan.update) await api.updateRecord(dns.domain, id, { ttl: dns.ttlSeconds });
+      for (const id of plan.remove) await api.deleteRecord(dns.domain, id);
+      return { answer: await waitForAnswer(dns, content, Context.current()), previous, ms: Date.now() - started };
+    },
+
     async vultrScale(input: { servers: VultrAppServers; healthTimeoutMs: number }): Promise<VultrScaleResult> {
       const { servers } = input;
       const key = env[servers.apiKeyEnv];

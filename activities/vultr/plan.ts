@@ -52,3 +52,42 @@ export function createBody(servers: VultrAppServers, label: string) {
 export function isReady(i: VultrInstance): boolean {
   return i.status === 'active' && i.power_status === 'running' && i.main_ip !== '' && i.main_ip !== '0.0.0.0';
 }
+
+/** A Vultr DNS record (v2 shape). `name` is relative to the domain ('' for the apex). */
+export interface VultrRecord {
+  id: string;
+  type: string;
+  name: string;
+  data: string;
+  ttl: number;
+  priority?: number;
+}
+
+/** `app.example.com.` in `example.com` → `app`; the apex → ''. */
+export function relativeName(fqdn: string, domain: string): string {
+  const name = fqdn.replace(/\.$/, '').toLowerCase();
+  const d = domain.replace(/\.$/, '').toLowerCase();
+  if (name === d) return '';
+  if (!name.endsWith(`.${d}`)) throw new Error(`${fqdn} is not in the domain ${domain}`);
+  return name.slice(0, -(d.length + 1));
+}
+
+/**
+ * Make the record set hold exactly `content`, one record per value: keep what already holds a
+ * wanted value (fixing its TTL), delete the rest, create what is missing. Applying it twice
+ * changes nothing the second time.
+ */
+export function recordPlan(records: readonly VultrRecord[], name: string, type: string, content: readonly string[], ttl: number) {
+  const same = (a: string, b: string) => a.replace(/\.$/, '').toLowerCase() === b.replace(/\.$/, '').toLowerCase();
+  const mine = records.filter((r) => r.type === type && r.name.toLowerCase() === name.toLowerCase());
+  const keep: VultrRecord[] = [];
+  for (const value of content) {
+    const found = mine.find((r) => same(r.data, value) && !keep.includes(r));
+    if (found) keep.push(found);
+  }
+  return {
+    update: keep.filter((r) => r.ttl !== ttl).map((r) => r.id),
+    remove: mine.filter((r) => !keep.includes(r)).map((r) => r.id),
+    create: content.filter((v) => !keep.some((r) => same(r.data, v))),
+  };
+}

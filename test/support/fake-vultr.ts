@@ -3,12 +3,14 @@
 // `{error}`), Bearer-key auth, and a real app behind every instance: once an instance turns
 // active, the sandbox app (sandbox/app/server.js) runs on its main IP, a loopback address, so
 // health checks and smoke tests reach real processes. `failNextCreate()` makes the next create
-// store the instance and then answer 500, as a response lost half-way would.
+// store the instance and then answer 500, as a response lost half-way would. With `dns`, it
+// also keeps DNS records of its domains (`/v2/domains/{domain}/records`) and serves them
+// through a real PowerDNS (standing in for Vultr's nameservers), so `dig` sees every change.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
-import type { VultrInstance } from '../../activities/vultr/plan';
+import type { VultrInstance, VultrRecord } from '../../activities/vultr/plan';
 import { freePort } from '../../sandbox/procs';
 
 const APP = resolve(__dirname, '../../sandbox/app/server.js');
@@ -17,6 +19,7 @@ export interface FakeVultr {
   url: string;
   apiKey: string;
   instances(): VultrInstance[];
+  records(domain: string): VultrRecord[];
   failNextCreate(): void;
   /** Requests seen, `METHOD path`. */
   calls: string[];
@@ -31,6 +34,8 @@ export interface FakeVultrOptions {
   snapshots: string[];
   /** How long an instance stays pending. */
   bootMs?: number;
+  /** Domains whose records are served by this PowerDNS (each must be a zone there). */
+  dns?: { domains: string[]; pdns: { apiUrl: string; apiKey: string } };
 }
 
 export async function startFakeVultr(opts: FakeVultrOptions): Promise<FakeVultr> {
@@ -52,6 +57,53 @@ export async function startFakeVultr(opts: FakeVultrOptions): Promise<FakeVultr>
     }, opts.bootMs ?? 300);
   };
 
+  const records = new Map<string, VultrRecord[]>((opts.dns?.domains ?? []).map((d) => [d, []]));
+  let recordNo = 0;
+  /** Serve one record set of a domain through PowerDNS, as Vultr's nameservers would. */
+  const publish = async (domain: string, name: string, type: string): Promise<void> => {
+    const pdns = opts.dns!.pdns;
+    const set = (records.get(domain) ?? []).filter((r) => r.name === name && r.type === type);
+    const fqdn = name ? `${name}.${domain}.` : `${domain}.`;
+    const rrset = set.length
+      ? { name: fqdn, type, ttl: Math.min(...set.map((r) => r.ttl)), changetype: 'REPLACE', records: set.map((r) => ({ content: r.data, disabled: false })) }
+      : { name: fqdn, type, changetype: 'DELETE' };
+    const res = await fetch(`${pdns.apiUrl}/api/v1/servers/localhost/zones/${domain}.`, { method: 'PATCH', headers: { 'X-API-Key': pdns.apiKey, 'Content-Type': 'application/json' }, body: JSON.stringify({ rrsets: [rrset] }) });
+    if (!res.ok) throw new Error(`stand-in → pdns: HTTP ${res.status}: ${await res.text()}`);
+  };
+  const handleRecords = async (domain: string, id: string | undefined, method: string, body: Record<string, unknown>, url: URL): Promise<[number, unknown?]> => {
+    const list = records.get(domain);
+    if (!list) return [404, { error: 'Domain not found', status: 404 }];
+    if (!id && method === 'GET') {
+      const perPage = Number(url.searchParams.get('per_page') ?? 100);
+      const offset = Number(url.searchParams.get('cursor') ?? 0);
+      const next = offset + perPage < list.length ? String(offset + perPage) : '';
+      return [200, { records: list.slice(offset, offset + perPage), meta: { total: list.length, links: { next, prev: '' } } }];
+    }
+    if (!id && method === 'POST') {
+      if (typeof body.type !== 'string' || typeof body.data !== 'string' || typeof body.name !== 'string') return [400, { error: 'name, type and data are required', status: 400 }];
+      // The real API wants an integer TTL in the JSON body.
+      if (body.ttl !== undefined && !Number.isInteger(body.ttl)) return [400, { error: 'Invalid ttl', status: 400 }];
+      const r: VultrRecord = { id: `rec-${++recordNo}`, type: body.type, name: body.name, data: body.data, ttl: (body.ttl as number | undefined) ?? 300, priority: -1 };
+      list.push(r);
+      await publish(domain, r.name, r.type);
+      return [201, { record: r }];
+    }
+    const r = list.find((x) => x.id === id);
+    if (!r) return [404, { error: 'Record not found', status: 404 }];
+    if (method === 'PATCH') {
+      if (typeof body.data === 'string') r.data = body.data;
+      if (Number.isInteger(body.ttl)) r.ttl = body.ttl as number;
+      await publish(domain, r.name, r.type);
+      return [204];
+    }
+    if (method === 'DELETE') {
+      list.splice(list.indexOf(r), 1);
+      await publish(domain, r.name, r.type);
+      return [204];
+    }
+    return [405, { error: 'Method not allowed', status: 405 }];
+  };
+
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -63,6 +115,20 @@ export async function startFakeVultr(opts: FakeVultrOptions): Promise<FakeVultr>
         else res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(json));
       };
       if (req.headers.authorization !== `Bearer ${apiKey}`) return send(401, { error: 'Invalid API token.', status: 401 });
+      const d = /^\/v2\/domains\/([^/]+)\/records(?:\/([^/]+))?$/.exec(url.pathname);
+      if (d) {
+        let parsed: Record<string, unknown> = {};
+        try {
+          parsed = body ? (JSON.parse(body) as Record<string, unknown>) : {};
+        } catch {
+          return send(400, { error: 'Invalid JSON', status: 400 });
+        }
+        handleRecords(decodeURIComponent(d[1]!), d[2], req.method ?? 'GET', parsed, url).then(
+          ([status, json]) => send(status, json),
+          (err: unknown) => send(500, { error: String(err), status: 500 }),
+        );
+        return;
+      }
       const m = /^\/v2\/instances(?:\/([^/]+))?$/.exec(url.pathname);
       if (!m) return send(404, { error: 'Invalid route', status: 404 });
       const id = m[1];
@@ -124,6 +190,7 @@ export async function startFakeVultr(opts: FakeVultrOptions): Promise<FakeVultr>
     url: `http://127.0.0.1:${port}/v2`,
     apiKey,
     instances: () => instances.map((i) => ({ ...i })),
+    records: (domain) => (records.get(domain) ?? []).map((r) => ({ ...r })),
     failNextCreate: () => void (failCreate = true),
     calls,
     async close() {

@@ -7,7 +7,7 @@ import { digArgs, parseDigShort, replaceRrsetBody, rrsetContent, sameAnswer, zon
 import { pagerDutyEvent, smokeProblem, targetFor } from '../../activities/probe/judge';
 import { ConfigError, parseConfig } from '../../config/load';
 import { resolveSite, reversed } from '../../config/sites';
-import { createBody, isReady, scalePlan, wantedLabels, type VultrInstance } from '../../activities/vultr/plan';
+import { createBody, isReady, recordPlan, relativeName, scalePlan, wantedLabels, type VultrInstance } from '../../activities/vultr/plan';
 import type { VultrAppServers } from '../../contract/failover';
 import { judgeLag } from '../../workflows/steps/lag-gate';
 import { fakeFailoverSpec } from '../support/failover-spec';
@@ -53,7 +53,9 @@ describe('lag gate', () => {
 });
 
 describe('PowerDNS and dig', () => {
-  const dns = fakeFailoverSpec('x').dns;
+  const spec = fakeFailoverSpec('x').dns;
+  if (spec.kind !== 'powerdns') throw new Error('the test spec uses PowerDNS');
+  const dns = spec;
   test('REPLACE body, zone URL, reading the rrset back', () => {
     assert.equal(zoneUrl({ ...dns, apiUrl: 'http://127.0.0.1:8081/' }), 'http://127.0.0.1:8081/api/v1/servers/localhost/zones/example.test.');
     assert.deepEqual(replaceRrsetBody(dns, ['198.51.100.20']), {
@@ -116,6 +118,20 @@ describe('Vultr app servers', () => {
     assert.deepEqual(q.create, []);
     assert.deepEqual(scalePlan(servers, [{ ...inst('app-1', []), tag: 'standby' }]).reuse.length, 1, 'the older single `tag` field counts');
   });
+  test('DNS: relative names and the record plan (keep, fix the TTL, delete, create)', () => {
+    assert.equal(relativeName('app.example.com.', 'example.com'), 'app');
+    assert.equal(relativeName('example.com.', 'example.com'), '');
+    assert.equal(relativeName('a.b.Example.com.', 'example.com.'), 'a.b');
+    assert.throws(() => relativeName('app.example.org.', 'example.com'), /not in the domain example\.com/);
+    const rec = (id: string, data: string, ttl = 60, name = 'app', type = 'A') => ({ id, type, name, data, ttl });
+    assert.deepEqual(recordPlan([rec('1', '1.1.1.1'), rec('2', '2.2.2.2', 300), rec('3', '3.3.3.3'), rec('4', '9.9.9.9', 60, 'www'), rec('5', '::1', 60, 'app', 'AAAA')], 'app', 'A', ['2.2.2.2', '4.4.4.4'], 60), {
+      update: ['2'],
+      remove: ['1', '3'],
+      create: ['4.4.4.4'],
+    });
+    assert.deepEqual(recordPlan([rec('1', '4.4.4.4'), rec('2', '2.2.2.2')], 'app', 'A', ['2.2.2.2', '4.4.4.4'], 60), { update: [], remove: [], create: [] });
+  });
+
   test('create body and readiness', () => {
     assert.deepEqual(createBody(servers, 'app-2'), { region: 'ams', plan: 'p', snapshot_id: 's', label: 'app-2', tags: ['standby'], hostname: 'app-2' });
     assert.equal(isReady(inst('a')), true);
@@ -163,7 +179,7 @@ describe('sites: in cutover.yml', () => {
     assert.equal(spec.standby.appServers.kind, 'ssh');
     assert.deepEqual(spec.dns.nameserver, { address: '127.0.0.1', port: 5300 });
     assert.equal(spec.dns.ttlSeconds, 60);
-    assert.equal(spec.dns.serverId, 'localhost');
+    assert.equal(spec.dns.kind === 'powerdns' && spec.dns.serverId, 'localhost');
     assert.equal(spec.probe.intervalMs, 5000);
     assert.equal(spec.smoke.watchMs, 10_000);
     assert.deepEqual(spec.gates, { maxLagBytes: 16 * 1024 * 1024, maxLagSeconds: 1, unreachablePrimary: { waitMs: 30_000, then: 'proceed' } });
@@ -185,6 +201,16 @@ describe('sites: in cutover.yml', () => {
     assert.equal(spec.standby.appServers.kind === 'vultr' && spec.standby.appServers.count, 5);
   });
 
+  test('Vultr DNS instead of PowerDNS', () => {
+    const text = file().replace(
+      'dns: { powerdns: { apiUrl: "http://127.0.0.1:8081", zone: example.com., apiKeyEnv: PDNS_API_KEY, nameserver: "127.0.0.1:5300" }',
+      'dns: { vultr: { apiKeyEnv: VULTR_API_KEY, domain: example.com, nameserver: "ns1.vultr.com:53" }',
+    );
+    assert.notEqual(text, file());
+    const dns = resolveSite(parseConfig(text).sites, 'shop')!.dns;
+    assert.deepEqual(dns, { kind: 'vultr', apiKeyEnv: 'VULTR_API_KEY', domain: 'example.com', nameserver: { address: 'ns1.vultr.com', port: 53 }, name: 'app.example.com.', type: 'A', ttlSeconds: 60 });
+  });
+
   test('errors name the config path', () => {
     const errors = (text: string): string => {
       try {
@@ -199,6 +225,7 @@ describe('sites: in cutover.yml', () => {
     assert.match(errors(file().replace('name: app.example.com.', 'name: app.example.com')), /sites\.shop\.dns\.name: write the name fully qualified with its trailing dot/);
     assert.match(errors(file().replace('nameserver: "127.0.0.1:5300"', 'nameserver: "127.0.0.1"')), /sites\.shop\.dns\.powerdns\.nameserver: expected address:port/);
     assert.match(errors(file().replace('apiKeyEnv: PDNS_API_KEY', 'apiKeyEnv: "my key"')), /sites\.shop\.dns\.powerdns\.apiKeyEnv: .*name of an environment variable/);
+    assert.match(errors(file().replace('dns: { powerdns:', 'dns: { vultr: { apiKeyEnv: K, domain: example.com, nameserver: "1.2.3.4:53" }, powerdns:')), /sites\.shop\.dns: give exactly one of powerdns/);
     assert.match(errors(file().replace('      name: ams', '      name: fra')), /sites\.shop\.standby\.name: "fra" is also the primary's name/);
     assert.match(errors(file(['    gates: { unreachablePrimary: { then: maybe } }'])), /sites\.shop\.gates\.unreachablePrimary\.then/);
     assert.match(errors(file().replace('      dnsContent: [10.1.0.5]\n', '')), /sites\.shop\.standby\.dnsContent: the DNS record content/);

@@ -223,6 +223,18 @@ describe('failover workflow', () => {
     });
   });
 
+  test('Vultr DNS: the DNS step goes through the Vultr API instead of PowerDNS', async () => {
+    const world = new FakeWorld([]);
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site, {
+        dns: { kind: 'vultr', apiKeyEnv: 'VULTR_API_KEY', domain: 'example.test', nameserver: { address: '127.0.0.1', port: 53 }, name: 'app.example.test.', type: 'A', ttlSeconds: 60 },
+      });
+      const r = (await (await startFailover(tq, request(spec))).result()) as FailoverResult;
+      assert.deepEqual(r.dnsAnswer, ['198.51.100.20']);
+      assert.ok(world.dr.calls.includes('vultrDnsRepoint') && !world.dr.calls.includes('dnsRepoint'));
+    });
+  });
+
   test('abort before promotion undoes the fence; abort after promotion is refused', async () => {
     const world = new FakeWorld([]);
     let release!: () => void;

@@ -126,6 +126,13 @@ export function fakeFailover(dr: FakeDr): PostgresActivities & PowerDnsActivitie
       dr.dns = [...content].sort();
       return { answer: [...dr.dns], previous, ms: 3 };
     },
+    async vultrDnsRepoint({ content }) {
+      await enter('vultrDnsRepoint');
+      dr.dnsCalls++;
+      const previous = [...dr.dns];
+      dr.dns = [...content].sort();
+      return { answer: [...dr.dns], previous, ms: 3 };
+    },
     async httpProbe(probe) {
       await enter('httpProbe');
       const ok = dr.probeScript.length > 0 ? dr.probeScript.shift()! : dr.healthy;
