@@ -6,11 +6,16 @@ import { createAuditActivities } from './audit';
 import type { AuditStore } from './audit/store';
 import { createFreezeActivities } from './freeze';
 import { createNginxActivities } from './nginx';
+import { createPostgresActivities } from './postgres';
+import { createPowerDnsActivities } from './powerdns';
+import { createProbeActivities } from './probe';
 import { createPrometheusActivities } from './prometheus';
+import { createSiteActivities } from './sites';
 import { createSlackActivities, type SlackDeps } from './slack';
 import { createSlotActivities } from './slots';
 import type { Ssh } from './ssh/client';
 import { createTemporalActivities } from './temporal';
+import { createVultrActivities } from './vultr';
 import { createVersionSourceActivities } from './version-source';
 
 type PrometheusDeps = NonNullable<Parameters<typeof createPrometheusActivities>[0]>;
@@ -35,6 +40,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createVersionSourceActivities(deps.ssh),
     ...createTemporalActivities(deps.temporal?.client, deps.temporal?.taskQueue ?? TASK_QUEUE),
     ...createAuditActivities(deps.audit),
+    // Disaster-recovery failover (workflows/failover.ts, monitor.ts); secrets from the worker's environment.
+    ...createPostgresActivities(deps.ssh),
+    ...createPowerDnsActivities(),
+    ...createProbeActivities(),
+    ...createSiteActivities(deps.ssh),
+    ...createVultrActivities(),
   };
 }
 

@@ -9,6 +9,7 @@ import { cronProblem, isValidTimezone, parseLocalTime } from '../activities/free
 import { APPROVAL_POINTS, type ApprovalPolicy } from '../contract/approval';
 import { ON_FREEZE, type FreezeWindow } from '../contract/freeze';
 import { safeName as nameSchema } from '../contract/names';
+import { sitesSchema } from './sites';
 import { COMPARATORS, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
 
 /** Placeholders an operator may use in commands and paths. */
@@ -54,7 +55,7 @@ export function parseDuration(value: unknown): number | undefined {
 }
 
 /** A duration, read as ms. Give defaults with `.prefault("10s")` so they are read the same way. */
-const durationSchema = (opts: { positive?: boolean } = {}) =>
+export const durationSchema = (opts: { positive?: boolean } = {}) =>
   z
     .custom<Duration>()
     .superRefine((value, ctx) => {
@@ -72,7 +73,7 @@ const durationSchema = (opts: { positive?: boolean } = {}) =>
 
 const portSchema = z.number().int().min(1).max(65535);
 
-const hostSchema = z.strictObject({
+export const hostSchema = z.strictObject({
   name: nameSchema,
   address: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.:_-]{1,253})$/, {
     message: 'must be a host name or an IP address (letters, digits, ".", ":", "_", "-")',
@@ -407,7 +408,7 @@ const temporalTlsSchema = z
   });
 
 /** An environment variable's name: where the API key is read from (the key itself never goes in the file). */
-const envVarNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be the name of an environment variable, like TEMPORAL_API_KEY (never the key itself)' });
+export const envVarNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be the name of an environment variable, like TEMPORAL_API_KEY (never the key itself)' });
 
 export const temporalSchema = z.strictObject({
   address: z.string().min(1).optional(),
@@ -439,6 +440,8 @@ export const configSchema = z.strictObject({
     .record(z.string().min(1).max(100), z.string().regex(/^[UW][A-Z0-9]{2,}$/, { message: 'expected a Slack user id like U0123ABCD (profile → ⋮ → Copy member ID)' }))
     .default({}),
   apps: z.record(nameSchema, appSchema).refine((r) => Object.keys(r).length > 0, { message: 'add at least one app' }),
+  /** Disaster-recovery failover: services with a primary and a standby site (config/sites.ts). */
+  sites: z.lazy(() => sitesSchema).optional(),
 });
 
 /** The parsed file, with defaults applied. */

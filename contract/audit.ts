@@ -22,10 +22,12 @@ export const AUDIT_ACTIONS = [
   'rolled-back',
   'refused',
   'torn-down',
+  'incident',
+  'failed-over',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export const AUDIT_OPERATIONS = ['deploy', 'rollback', 'teardown', 'schedule'] as const;
+export const AUDIT_OPERATIONS = ['deploy', 'rollback', 'teardown', 'schedule', 'failover', 'monitor', 'failback'] as const;
 export type AuditOperation = (typeof AUDIT_OPERATIONS)[number];
 
 export const auditEventSchema = z.strictObject({

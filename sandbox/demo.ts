@@ -3,6 +3,7 @@
 // live on blue), then runs `cutover deploy shop demo v2 --wait` exactly as a CI job would.
 // Everything stays up until Ctrl-C so the UI link and the curl keep working.
 //
+// `npm run demo -- --failover`: the disaster-recovery failover instead (sandbox/failover-demo.ts).
 // `npm run demo -- --canary`: also starts Prometheus (scraping every slot each second) and a
 // small steady load through both routers, deploys v2 as a canary (1% -> 5% -> 25% -> 100%, a
 // few seconds each), then v3, which answers 20% of requests with HTTP 500 and is rolled back by
@@ -166,6 +167,7 @@ function demoLogger(): DefaultLogger {
 }
 
 async function run(): Promise<number> {
+  if (process.argv.includes('--failover')) return (await import('./failover-demo')).failoverDemo(exitWhenDone);
   // The demo stops the worker itself on Ctrl-C, after which it stops the hosts and the server;
   // the SDK's own signal handling would start draining the worker under it.
   Runtime.install({ logger: demoLogger(), shutdownSignals: [] });

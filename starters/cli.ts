@@ -13,6 +13,7 @@ const canary = () => import('./canary-control');
 const gates = () => import('./gate-control');
 const freezes = () => import('./freeze-list');
 const schedules = () => import('./schedules');
+const failover = () => import('./failover');
 
 function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => Promise<Outcome> | Outcome) => Promise<void>): Command {
   const program = new Command('cutover')
@@ -182,6 +183,44 @@ function buildProgram(io: Io, run: (action: (g: GlobalOptions, out: Output) => P
       .argument('<name>')
       .action((name: string) => run(async (g, out) => (await schedules()).scheduleActionCommand(verb, name, g, io, out)));
   }
+
+  const fo = program.command('failover').description('disaster-recovery failover of a sites: service (README, "Disaster recovery")');
+  fo.command('status')
+    .description('the monitor and the latest failover of a site')
+    .argument('<site>')
+    .action((site: string) => run(async (g, out) => (await failover()).failoverStatusCommand(site, g, io, out)));
+  fo.command('start')
+    .description('fail over now: fence the primary, promote the standby, scale it, repoint DNS, smoke-test')
+    .argument('<site>')
+    .option('--accept-data-loss', 'promote even when the standby lags more than the gate allows')
+    .option('--reason <text>', 'why (Slack, the audit trail)')
+    .addOption(new Option('--key <key>', 'idempotency key (default: the CI pipeline/run id, else the time)'))
+    .option('--wait', 'follow it until it ends; the exit code tells how it went')
+    .action((site: string, opts: { acceptDataLoss?: boolean; reason?: string; key?: string; wait?: boolean }) =>
+      run(async (g, out) => (await failover()).failoverStartCommand(site, opts, g, io, out)),
+    );
+  fo.command('confirm')
+    .description("start the failover of the monitor's open incident")
+    .argument('<site>')
+    .option('--accept-data-loss', 'promote even when the standby lags more than the gate allows')
+    .action((site: string, opts: { acceptDataLoss?: boolean }) => run(async (g, out) => (await failover()).failoverConfirmCommand(site, opts, g, io, out)));
+  fo.command('abort')
+    .description('stop a running failover before promotion and undo its fence')
+    .argument('<site>')
+    .option('--reason <text>', 'why')
+    .action((site: string, opts: { reason?: string }) => run(async (g, out) => (await failover()).failoverAbortCommand(site, opts, g, io, out)));
+  program
+    .command('failback')
+    .description('after a failover: re-seed the old primary from the promoted standby (fence.reseed), then fail over back to it')
+    .argument('<site>')
+    .option('--reason <text>', 'why')
+    .addOption(new Option('--key <key>', 'idempotency key (default: the CI pipeline/run id, else the time)'))
+    .option('--wait', 'follow it until it ends')
+    .action((site: string, opts: { key?: string; wait?: boolean; reason?: string }) => run(async (g, out) => (await failover()).failbackCommand(site, opts, g, io, out)));
+  fo.command('monitor')
+    .description('start the monitor of a site (probes the primary; opens incidents)')
+    .argument('<site>')
+    .action((site: string) => run(async (g, out) => (await failover()).failoverMonitorCommand(site, g, io, out)));
 
   return program;
 }

@@ -6,3 +6,6 @@ export { rollbackWorkflow } from './rollback';
 export { teardownWorkflow } from './teardown';
 export { scheduledDeployWorkflow } from './scheduled-deploy';
 export { auditPurgeWorkflow } from './audit-purge';
+export { failoverWorkflow } from './failover';
+export { monitorWorkflow } from './monitor';
+export { failbackWorkflow } from './failback';

@@ -24,6 +24,7 @@ const PHASE_ACTIONS: Readonly<Record<string, AuditAction>> = {
   paused: 'paused',
   resumed: 'resumed',
   live: 'succeeded',
+  incident: 'incident',
 };
 /** Slack events that are audit actions (the rest repeat a phase already recorded). */
 const EVENT_ACTIONS: Readonly<Record<string, AuditAction>> = { started: 'started', switched: 'switched', 'rolled-back': 'rolled-back' };

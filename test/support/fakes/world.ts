@@ -7,6 +7,7 @@ import type { Activities } from '../../../activities';
 import type { Color, DeployRequest } from '../../../contract';
 import { createFreezeActivities } from '../../../activities/freeze';
 import { fakeAudit, newAuditDb } from './audit';
+import { fakeFailover, FakeDr } from './failover';
 import { fakeNginx } from './nginx';
 import { fakeScheduleSystems } from './schedule';
 import { fakePrometheus } from './prometheus';
@@ -54,6 +55,8 @@ export class FakeWorld {
   prometheusDown = false;
   /** The audit log's table. */
   readonly audit = newAuditDb();
+  /** The failover's databases, DNS and sites (./failover). */
+  readonly dr = new FakeDr();
   /** Called before each startSlot; a test may make it wait. */
   beforeStart: (host: string, version: string) => Promise<void> = async () => {};
 
@@ -106,6 +109,6 @@ export class FakeWorld {
 
   activities(): Activities {
     // Freeze arithmetic is pure: the real activities, not a fake.
-    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this), ...fakeAudit(this.audit) };
+    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this), ...fakeAudit(this.audit), ...fakeFailover(this.dr) };
   }
 }

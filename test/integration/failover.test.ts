@@ -1,0 +1,229 @@
+// Disaster-recovery failover on the real world (test/support/dr-world.ts): PostgreSQL 15 primary
+// with a synchronous streaming standby, PowerDNS, sshd sandbox sites, the Temporal dev server and
+// the worker as its own process, driven by the real `cutover` CLI.
+// 1. Under steady writes the primary's PostgreSQL and app die; the monitor (auto) detects,
+//    pages, fails over; the worker is SIGKILLed after the promotion and the restarted one
+//    finishes without a second promotion. The old primary refuses connections, the standby
+//    took over with every acknowledged write and takes new ones (the old primary, started again
+//    by its host while the worker was down, is stopped again before the failover is declared,
+//    with a warning), dig sees the new answer, the
+//    smoke test passed through it, and the result carries RTO, RPO and step durations.
+//    Then `cutover failback` re-seeds fra from ams and fails over back to it with every write.
+// 2. A standby whose replay is paused lags past the gate: `failover start` refuses (exit 4)
+//    and the fence's undo brings the old primary back; with --accept-data-loss it goes ahead
+//    and reports the RPO estimate and a warning.
+// 3. A Vultr standby (the API stand-in): instances from the snapshot, one create's answer lost
+//    and not repeated, DNS gets the instances' IPs and the smoke test passes through them.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import pg from 'pg';
+import { monitorStateQuery, monitorWorkflowId, failoverStateQuery, type FailbackResult, type FailoverResult } from '../../contract/failover';
+import { httpGet } from '../../activities/probe';
+import { sleep } from '../../sandbox/procs';
+import { activityRuns } from '../support/histories';
+import { DNS_NAME, SITE, startDrWorld, type DrWorld } from '../support/dr-world';
+
+const worlds: DrWorld[] = [];
+after(async () => {
+  for (const w of worlds) await w.stop();
+});
+
+async function connect(port: number): Promise<pg.Client> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** Inserts rows one by one as fast as the primary acknowledges them, until it fails. */
+function steadyWriter(port: number): { acked: number[]; stopped: Promise<string> } {
+  const acked: number[] = [];
+  const stopped = (async (): Promise<string> => {
+    const c = await connect(port);
+    try {
+      for (;;) {
+        const r = await c.query<{ id: string }>('INSERT INTO orders DEFAULT VALUES RETURNING id');
+        acked.push(Number(r.rows[0]!.id));
+        await sleep(5);
+      }
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  })();
+  return { acked, stopped };
+}
+
+describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
+  test('the monitor detects a dead primary and fails over; a worker killed after the promotion resumes without a second one; failback brings it all back', { timeout: 600_000 }, async () => {
+    const w = await startDrWorld('dr', { auto: true, probeIntervalMs: 1000, probeFailures: 3, appStartDelayS: 3 });
+    worlds.push(w);
+    const started = await w.cutover(['failover', 'monitor', SITE, '--json']);
+    assert.equal(started.code, 0, started.stderr);
+    const monitor = w.client.workflow.getHandle(monitorWorkflowId(SITE));
+    await eventually('a good probe', async () => ((await monitor.query(monitorStateQuery)).lastProbe?.ok ? true : undefined));
+
+    const writer = steadyWriter(w.primary.port);
+    await sleep(1500);
+    assert.ok(writer.acked.length > 10, `writes flow: ${writer.acked.length}`);
+    // The primary dies: its app and its PostgreSQL (immediate shutdown, as a crash).
+    execFileSync(`${w.fra.root}/bin/slot`, ['stop', 'blue']);
+    process.kill(Number(readFileSync(`${w.primary.dataDir}/postmaster.pid`, 'utf8').split('\n')[0]), 'SIGQUIT');
+    const killedAt = Date.now();
+    const writerError = await writer.stopped;
+
+    // Between promotion and DNS (the standby's app start takes a few seconds): kill the worker.
+    const failoverId = await eventually('the failover', async () => (await monitor.query(monitorStateQuery)).incident?.failoverId ?? undefined);
+    const failover = w.client.workflow.getHandle(failoverId);
+    await eventually('the promotion', async () => ((await failover.query(failoverStateQuery)).phase === 'scale' ? true : undefined));
+    await w.worker.kill();
+    // Meanwhile the old primary's host starts its PostgreSQL again (a reboot): it must not stay up.
+    w.restartPrimary();
+    await (await connect(w.primary.port)).end();
+    await w.worker.start();
+
+    const r = (await monitor.result()) as FailoverResult;
+    const rtoMs = Date.now() - killedAt;
+    assert.equal(r.phase, 'done');
+    assert.deepEqual(r.steps.map((s) => s.step), ['fence', 'lag-gate', 'promote', 'scale', 'dns', 'smoke', 'declare']);
+    assert.ok(r.rtoMs > 2000 && r.rtoMs <= rtoMs + 2000, `RTO from detection: ${r.rtoMs} (kill → result ${rtoMs})`);
+    assert.deepEqual(r.rpo, { bytes: 0, seconds: 0 });
+    assert.equal(r.warnings.length, 1, r.warnings.join('\n'));
+    assert.match(r.warnings[0]!, /fra's database came back during the failover .* stopped again/);
+
+    // One promotion, though the worker died after it.
+    const runs = await activityRuns(w.client, failoverId);
+    const promotes = runs.filter((a) => a.type === 'pgPromote');
+    assert.equal(promotes.length, 1);
+    assert.equal((promotes[0]!.result as { promoted: boolean }).promoted, true);
+    assert.equal(w.worker.startCount, 2);
+
+    // The old primary refuses; the new one has every acknowledged write and takes new ones.
+    await assert.rejects(connect(w.primary.port), /ECONNREFUSED|connect/);
+    const c = await connect(w.standby.port);
+    try {
+      assert.equal((await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, false);
+      const have = await c.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [writer.acked]);
+      assert.equal(Number(have.rows[0]!.n), writer.acked.length, `acknowledged writes lost: ${writer.acked.length - Number(have.rows[0]!.n)} (writer stopped: ${writerError})`);
+      await c.query('INSERT INTO orders DEFAULT VALUES');
+    } finally {
+      await c.end();
+    }
+
+    // DNS as the server itself answers, and the app behind it.
+    assert.deepEqual(w.pdns.dig(DNS_NAME), [w.addresses.ams]);
+    assert.deepEqual(r.dnsAnswer, [w.addresses.ams]);
+    const a = await httpGet(new URL(`http://${w.addresses.ams}:${w.appPort}/`), 2000, `app.example.test:${w.appPort}`);
+    assert.equal(a.status, 200);
+    assert.equal(a.headers['x-app-version'], 'v1');
+    assert.match(r.steps.find((s) => s.step === 'smoke')!.summary, new RegExp(`requests to ${w.addresses.ams.replace(/\./g, '\\.')}: 0 failed`));
+
+    // Incident: a page (PagerDuty Events v2), resolved once failed over; Slack messages.
+    const pages = w.pages as { routing_key: string; event_action: string; dedup_key: string; payload?: { severity: string } }[];
+    assert.deepEqual(pages.map((p) => p.event_action), ['trigger', 'resolve']);
+    assert.ok(pages.every((p) => p.routing_key === 'R0UTINGKEY' && p.dedup_key === pages[0]!.dedup_key));
+    assert.equal(pages[0]!.payload?.severity, 'critical');
+    const texts = w.slack.messages().map((m) => m.text);
+    assert.ok(texts.some((t) => t.includes('incident') && t.includes('fra')), texts.join('\n'));
+    assert.ok(texts.some((t) => t.includes('failover of shop done')), texts.join('\n'));
+
+    // The CLI tells the same.
+    const status = await w.cutover(['failover', 'status', SITE, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const report = JSON.parse(status.stdout) as { failover: { phase: string; promoted: boolean }; url: string };
+    assert.equal(report.failover.phase, 'done');
+    assert.match(report.url, /namespaces\/default\/workflows\/failover%2Fshop%2Fincident-/);
+    // Failback: fra is re-seeded from ams, catches up, and takes over again with everything.
+    const back = await w.cutover(['failback', SITE, '--wait', '--json', '--key', 'back1']);
+    assert.equal(back.code, 0, back.stderr);
+    const fb = (JSON.parse(back.stdout) as { result: FailbackResult }).result;
+    assert.equal(fb.reseeded, true);
+    assert.equal(fb.failover.from, 'ams');
+    assert.equal(fb.failover.to, 'fra');
+    assert.equal(fb.failover.phase, 'done');
+    assert.deepEqual(w.pdns.dig(DNS_NAME), [w.addresses.fra]);
+    await assert.rejects(connect(w.standby.port), 'ams is fenced now');
+    const f = await connect(w.primary.port);
+    try {
+      assert.equal((await f.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, false);
+      const all = await f.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [writer.acked]);
+      assert.equal(Number(all.rows[0]!.n), writer.acked.length, 'every acknowledged write came back');
+      assert.ok(Number((await f.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]!.n) > writer.acked.length, 'with the write taken by ams');
+    } finally {
+      await f.end();
+    }
+    console.log(`failover figures: RTO ${r.rtoMs} ms (kill → result ${rtoMs} ms), steps ${r.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}, acknowledged writes ${writer.acked.length}, lost 0; failback RTO ${fb.failover.rtoMs} ms after ${fb.catchUpMs} ms catch-up`);
+  });
+
+  test('lag above the gate is refused (exit 4, fence undone); --accept-data-loss promotes and reports the RPO', { timeout: 600_000 }, async () => {
+    const w = await startDrWorld('dr-lag', { auto: false });
+    worlds.push(w);
+    // Nothing to confirm or abort yet, and an unknown site: bad input (2), with the reason.
+    const confirm = await w.cutover(['failover', 'confirm', SITE, '--json']);
+    assert.equal(confirm.code, 2, confirm.stderr);
+    assert.match(confirm.stderr, /monitor\/shop is not running/);
+    const abort = await w.cutover(['failover', 'abort', SITE]);
+    assert.equal(abort.code, 2, abort.stderr);
+    assert.match(abort.stderr, /no failover of shop is running; nothing to abort/);
+    const unknown = await w.cutover(['failover', 'start', 'nosuch']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /sites\.nosuch: no such site \(known: shop\)/);
+    w.standby.sql('SELECT pg_wal_replay_pause()');
+    w.primary.sql('INSERT INTO orders SELECT FROM generate_series(1, 5000)');
+
+    const refused = await w.cutover(['failover', 'start', SITE, '--wait', '--json', '--key', 'lag1']);
+    assert.equal(refused.code, 4, refused.stderr);
+    const rr = JSON.parse(refused.stdout) as { failureType: string; error: string; url: string };
+    assert.equal(rr.failureType, 'FailoverLagTooHigh');
+    assert.match(rr.error, /ams is \d+ bytes behind|ams is [\d.]+ MiB behind/);
+    assert.match(rr.url, /failover%2Fshop%2Flag1/);
+    // The undo started the old primary again; the standby was not promoted.
+    const c = await eventually('the old primary back', () => connect(w.primary.port));
+    assert.equal((await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, false);
+    await c.end();
+    assert.equal(w.standby.sql('SELECT pg_is_in_recovery()'), 't');
+    assert.deepEqual(w.pdns.dig(DNS_NAME), [w.addresses.fra]);
+
+    const forced = await w.cutover(['failover', 'start', SITE, '--wait', '--json', '--key', 'lag2', '--accept-data-loss', '--reason', 'region gone']);
+    assert.equal(forced.code, 0, forced.stderr);
+    const r = (JSON.parse(forced.stdout) as { result: FailoverResult }).result;
+    assert.ok((r.rpo?.bytes ?? 0) > 0, `RPO estimate: ${JSON.stringify(r.rpo)}`);
+    assert.equal(r.warnings.length, 1);
+    assert.match(r.warnings[0]!, /data loss accepted/);
+    assert.equal(w.standby.sql('SELECT pg_is_in_recovery()'), 'f');
+    assert.deepEqual(w.pdns.dig(DNS_NAME), [w.addresses.ams]);
+    await assert.rejects(connect(w.primary.port));
+  });
+
+  test('a Vultr standby: instances created from the snapshot (one create lost half-way, no duplicate), DNS gets their IPs, smoke passes through them', { timeout: 600_000 }, async () => {
+    const w = await startDrWorld('dr-vultr', { auto: false, vultr: { count: 2 } });
+    worlds.push(w);
+    w.vultr!.failNextCreate();
+    const r = await w.cutover(['failover', 'start', SITE, '--wait', '--json', '--key', 'v1']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = (JSON.parse(r.stdout) as { result: FailoverResult }).result;
+    const instances = w.vultr!.instances();
+    assert.deepEqual(instances.map((i) => i.label).sort(), ['ams-app-1', 'ams-app-2'], 'no duplicated server after the lost create');
+    const ips = instances.map((i) => i.main_ip).sort();
+    assert.deepEqual(ips, ['127.0.0.51', '127.0.0.52']);
+    assert.deepEqual(w.pdns.dig(DNS_NAME), ips);
+    assert.deepEqual(result.dnsAnswer, ips);
+    assert.match(result.steps.find((s) => s.step === 'scale')!.summary, /Vultr instance\(s\) created/);
+    assert.match(result.steps.find((s) => s.step === 'smoke')!.summary, /requests to 127\.0\.0\.51, 127\.0\.0\.52: 0 failed/);
+    assert.equal(w.standby.sql('SELECT pg_is_in_recovery()'), 'f');
+    assert.equal(w.vultr!.calls.filter((c) => c === 'POST /v2/instances').length, 2, `the lost create was not repeated: ${w.vultr!.calls.join(', ')}`);
+  });
+});
