@@ -2,6 +2,8 @@
 // each built from injected clients and config so tests can point them at local servers.
 import type { Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../contract/spec';
+import { createAlbActivities, type AlbDeps } from './alb';
+import { createCodeDeployActivities, type CodeDeployDeps } from './codedeploy';
 import { createFreezeActivities } from './freeze';
 import { createNginxActivities } from './nginx';
 import { createPrometheusActivities } from './prometheus';
@@ -19,6 +21,8 @@ export interface ActivityDeps {
   prometheus?: PrometheusDeps;
   /** For recurring deploys, which ask the environment workflow for a deploy like the CLI does. */
   temporal?: { client: Client; taskQueue: string };
+  /** AWS clients; by default the SDK's own (default credential chain, AWS_ENDPOINT_URL*). */
+  aws?: { alb?: AlbDeps; codedeploy?: CodeDeployDeps };
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -28,6 +32,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createPrometheusActivities(deps.prometheus),
     ...createSlackActivities(deps.slack),
     ...createFreezeActivities(),
+    ...createAlbActivities(deps.aws?.alb),
+    ...createCodeDeployActivities(deps.aws?.codedeploy),
     ...createVersionSourceActivities(deps.ssh),
     ...createTemporalActivities(deps.temporal?.client, deps.temporal?.taskQueue ?? TASK_QUEUE),
   };

@@ -9,6 +9,7 @@ import { cronProblem, isValidTimezone, parseLocalTime } from '../activities/free
 import { APPROVAL_POINTS, type ApprovalPolicy } from '../contract/approval';
 import { ON_FREEZE, type FreezeWindow } from '../contract/freeze';
 import { safeName as nameSchema } from '../contract/names';
+import { albConfigSchema, awsConfigSchema, shapeProblems } from './aws';
 import { COMPARATORS, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
 
 /** Placeholders an operator may use in commands and paths. */
@@ -325,9 +326,11 @@ const approvalSchema = z
 
 const environmentSchema = z
   .strictObject({
-    hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }),
-    slots: slotsSchema,
-    router: z.strictObject({ nginx: nginxSchema }),
+    hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }).optional(),
+    slots: slotsSchema.optional(),
+    /** The AWS platform (CodeDeploy into a deployment group per colour), with router.alb. */
+    aws: awsConfigSchema(() => durationSchema({ positive: true })).optional(),
+    router: z.strictObject({ nginx: nginxSchema.optional(), alb: albConfigSchema.optional() }),
     strategy: strategySchema,
     healthCheck: healthCheckSchema,
     verify: verifySchema,
@@ -342,7 +345,8 @@ const environmentSchema = z
     approval: approvalSchema.optional(),
   })
   .superRefine((env, ctx) => {
-    if (env.slots.blue.port === env.slots.green.port) {
+    for (const p of shapeProblems(env)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+    if (env.slots && env.slots.blue.port === env.slots.green.port) {
       ctx.addIssue({
         code: 'custom',
         path: ['slots', 'green', 'port'],
@@ -351,7 +355,7 @@ const environmentSchema = z
     }
     const names = new Map<string, number>();
     const endpoints = new Map<string, number>();
-    env.hosts.forEach((h, i) => {
+    env.hosts?.forEach((h, i) => {
       const sameName = names.get(h.name);
       if (sameName !== undefined) {
         ctx.addIssue({

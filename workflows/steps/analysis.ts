@@ -6,7 +6,7 @@ import type { Measurement, QueryVars } from '../../contract/analysis';
 import { describeFailIf } from '../../contract/analysis';
 import type { AnalysisSpec, Color, HttpMetric, MetricSpec, Plan } from '../../contract/spec';
 import { analysisOps } from './activities';
-import { onEveryHost } from './hosts';
+import { onEveryHost, sshOnly } from './hosts';
 import { reasonOf } from './journal';
 
 export interface Breach {
@@ -73,7 +73,7 @@ export class Analysis {
   }
 
   private probeEveryHost(metric: HttpMetric, color: Color, version: string): Promise<Measurement[]> {
-    const slots = this.plan.platform.slots;
+    const slots = sshOnly(this.plan).platform.slots;
     return onEveryHost(this.plan, (host) =>
       analysisOps.probeSlot.executeWithOptions({ summary: `measure ${metric.name} of ${version} on ${host.name} (HTTP ${metric.expectStatus})` }, [{ host, slots, color, metric }]),
     );

@@ -6,6 +6,7 @@
 import type { Activities } from '../../../activities';
 import type { Color, DeployRequest } from '../../../contract';
 import { createFreezeActivities } from '../../../activities/freeze';
+import { fakeAws, FakeAws } from './aws';
 import { fakeNginx } from './nginx';
 import { fakeScheduleSystems } from './schedule';
 import { fakePrometheus } from './prometheus';
@@ -33,6 +34,8 @@ export interface FakeEvent {
 
 export class FakeWorld {
   readonly hosts = new Map<string, FakeHost>();
+  /** The ALB listener and CodeDeploy of an aws+alb plan. */
+  readonly aws = new FakeAws();
   readonly events: FakeEvent[] = [];
   readonly slack: { channel: string; text: string; threadTs?: string; key: string }[] = [];
   /** Versions whose health check fails. */
@@ -103,6 +106,6 @@ export class FakeWorld {
 
   activities(): Activities {
     // Freeze arithmetic is pure: the real activities, not a fake.
-    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this) };
+    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this), ...fakeAws(this.aws) };
   }
 }

@@ -1,0 +1,16 @@
+// The two shapes a plan comes in: ssh hosts behind nginx, or CodeDeploy groups behind an ALB.
+// Steps narrow a plan with these guards and dispatch on them.
+import type { AlbRouter, AwsPlatform } from './aws';
+import type { NginxRouter, Plan, SshPlatform } from './spec';
+
+export type SshPlan = Plan & { platform: SshPlatform; router: NginxRouter };
+export type AwsPlan = Plan & { platform: AwsPlatform; router: AlbRouter };
+
+export const isSshPlan = (plan: Plan): plan is SshPlan => plan.platform.kind === 'ssh' && plan.router.kind === 'nginx';
+export const isAwsPlan = (plan: Plan): plan is AwsPlan => plan.platform.kind === 'aws' && plan.router.kind === 'alb';
+
+/** The platform/router pairs cutover knows; anything else is refused when the plan is read. */
+export function pairProblem(plan: Pick<Plan, 'platform' | 'router'>): string | undefined {
+  const pair = `${plan.platform.kind}+${plan.router.kind}`;
+  return pair === 'ssh+nginx' || pair === 'aws+alb' ? undefined : `platform ${plan.platform.kind} cannot be used with router ${plan.router.kind}; use ssh hosts with nginx, or aws with alb`;
+}
