@@ -55,5 +55,5 @@ export function awsFailure(what: string, err: unknown): ApplicationFailure {
   const v = classifyAwsError(err);
   const text = `${what}: ${v.code}: ${v.message}`;
   const nonRetryable = AWS_NON_RETRYABLE.includes(v.type);
-  return ApplicationFailure.create({ type: v.type, message: text, nonRetryable, details: [{ code: v.code, ...(v.status !== undefined ? { status: v.status } : {}) }], cause: err instanceof Error ? err : undefined });
+  return ApplicationFailure.create({ type: v.type, message: text, nonRetryable, details: [{ code: v.code, ...(v.status !== undefined ? { status: v.status } : {}) }] });
 }
