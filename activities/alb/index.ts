@@ -117,8 +117,13 @@ export function createAlbActivities(deps: AlbDeps = {}) {
       }
     },
 
-    /** `verify.requests` answers in a row through the load balancer must come from `version`. */
+    /**
+     * `verify.requests` answers in a row through the load balancer must come from `version`; a
+     * version cutover never recorded (`unknown`: the group served before cutover drove the
+     * listener) only has to answer successfully.
+     */
     async albVerify(input: VerifyAlbInput): Promise<{ requests: number }> {
+      const ctx = Context.current();
       const header = input.verify.versionHeader;
       const seen: string[] = [];
       const deadline = Date.now() + input.timeoutMs * input.verify.requests;
@@ -133,7 +138,9 @@ export function createAlbActivities(deps: AlbDeps = {}) {
           got = err instanceof Error ? (err.name === 'TimeoutError' ? 'timeout' : String((err.cause as { code?: string } | undefined)?.code ?? err.message)) : String(err);
         }
         seen.push(got);
-        inRow = got === input.version ? inRow + 1 : 0;
+        ctx.heartbeat({ answers: seen.length });
+        const ok = input.version === 'unknown' ? !/^(HTTP \d|timeout|no |E[A-Z]+)/.test(got) : got === input.version;
+        inRow = ok ? inRow + 1 : 0;
         if (inRow === 0) await new Promise((r) => setTimeout(r, 100));
         if (inRow < input.verify.requests && Date.now() > deadline) {
           throw ApplicationFailure.create({
