@@ -185,3 +185,40 @@ describe('blue-green on ALB with CodeDeploy', () => {
     });
   });
 });
+
+describe('canary on ALB', () => {
+  const steps = [
+    { weight: 10, pause: { durationMs: 5 * MINUTE } },
+    { weight: 50, pause: { durationMs: 5 * MINUTE } },
+    { weight: 100 },
+  ];
+  const strategy = { kind: 'canary' as const, steps, analysis: { intervalMs: MINUTE, failureLimit: 1, inconclusiveLimit: 3, metrics: [] } };
+
+  test('the canary steps drive the listener weights 10 → 50 → 100 after CodeDeploy', async () => {
+    const world = liveOnBlue();
+    await withWorker(world, async (tq, env) => {
+      const plan = awsPlan({ env, strategy });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      const result = await childResult<DeployResult>(testEnv.client, req.deployId);
+      assert.equal(result.color, 'green');
+      assert.deepEqual(world.aws.events.map((e) => e.weights ?? `${e.op} ${e.version}`), ['deploy v2', 'blue=90,green=10', 'blue=50,green=50', 'blue=0,green=100']);
+      const state = await waitForState(testEnv.client, plan.app, env, (s) => s.running === null);
+      assert.equal(state.live?.version, 'v2');
+      assert.equal(state.previous?.color, 'blue');
+    });
+  });
+
+  test('a canary whose CodeDeploy fails never moves the listener', async () => {
+    const world = liveOnBlue();
+    world.aws.failAt.set('v2', 'ValidateService');
+    await withWorker(world, async (tq, env) => {
+      const plan = awsPlan({ env, strategy });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await assert.rejects(childResult(testEnv.client, req.deployId), /ValidateService: ScriptFailed/);
+      assert.deepEqual(world.aws.weights, { blue: 100, green: 0 });
+      assert.equal(world.aws.events.filter((e) => e.op === 'weights').length, 0);
+    });
+  });
+});
