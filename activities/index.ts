@@ -3,6 +3,7 @@
 import type { Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../contract/spec';
 import { createAlbActivities, type AlbDeps } from './alb';
+import { createCloudWatchActivities, type CloudWatchDeps } from './cloudwatch';
 import { createCodeDeployActivities, type CodeDeployDeps } from './codedeploy';
 import { createFreezeActivities } from './freeze';
 import { createNginxActivities } from './nginx';
@@ -22,7 +23,7 @@ export interface ActivityDeps {
   /** For recurring deploys, which ask the environment workflow for a deploy like the CLI does. */
   temporal?: { client: Client; taskQueue: string };
   /** AWS clients; by default the SDK's own (default credential chain, AWS_ENDPOINT_URL*). */
-  aws?: { alb?: AlbDeps; codedeploy?: CodeDeployDeps };
+  aws?: { alb?: AlbDeps; codedeploy?: CodeDeployDeps; cloudwatch?: CloudWatchDeps };
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFreezeActivities(),
     ...createAlbActivities(deps.aws?.alb),
     ...createCodeDeployActivities(deps.aws?.codedeploy),
+    ...createCloudWatchActivities(deps.aws?.cloudwatch),
     ...createVersionSourceActivities(deps.ssh),
     ...createTemporalActivities(deps.temporal?.client, deps.temporal?.taskQueue ?? TASK_QUEUE),
   };

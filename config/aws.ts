@@ -2,7 +2,8 @@
 // colour, the revision template) and `router: {alb: ...}` (listener and target groups), mapped
 // onto the contract's `aws` platform and `alb` router.
 import { z } from 'zod';
-import { albRouterSchema, awsPlatformSchema, type AlbRouter, type AwsPlatform } from '../contract/aws';
+import { albRouterSchema, awsPlatformSchema, CLOUDWATCH_STATS, type AlbRouter, type AwsPlatform, type CloudWatchMetric } from '../contract/aws';
+import type { FailIf } from '../contract/spec';
 
 const durationMs = z.number().int().positive();
 
@@ -57,4 +58,25 @@ export function shapeProblems(env: { hosts?: unknown; slots?: unknown; aws?: unk
   if (env.slots === undefined) out.push({ path: ['slots'], message: 'missing; the ssh hosts need slots: {blue: {port}, green: {port}, start, stop}' });
   if (env.router.nginx === undefined) out.push({ path: ['router', 'nginx'], message: 'missing; give router: {nginx: {...}} (or router: {alb: {...}} with aws:)' });
   return out;
+}
+
+/** `cloudwatch: {metric: HTTPCode_Target_5XX_Count, per: RequestCount, stat: Sum, period: 60s}` of a canary metric. */
+export const cloudwatchConfigSchema = (duration: () => z.ZodType<number, unknown>) =>
+  z.strictObject({
+    metric: z.string().min(1).max(255),
+    stat: z.enum(CLOUDWATCH_STATS).default('Sum'),
+    per: z.string().min(1).max(255).optional(),
+    period: duration().optional(),
+  });
+
+export function cloudwatchMetric(name: string, c: { metric: string; stat: CloudWatchMetric['stat']; per?: string; period?: number }, failIf: FailIf): CloudWatchMetric {
+  return {
+    kind: 'cloudwatch',
+    name,
+    metricName: c.metric,
+    stat: c.stat,
+    ...(c.per ? { per: c.per } : {}),
+    periodSeconds: Math.max(1, Math.round((c.period ?? 60_000) / 1000)),
+    failIf,
+  };
 }

@@ -38,3 +38,21 @@ export const albRouterSchema = z.strictObject({
   url: z.string().regex(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL, e.g. https://shop.example.com/' }),
 });
 export type AlbRouter = z.infer<typeof albRouterSchema>;
+
+/**
+ * A CloudWatch metric of the canary's target group (namespace AWS/ApplicationELB), e.g.
+ * HTTPCode_Target_5XX_Count per RequestCount, or TargetResponseTime p99. Dimensions are filled
+ * by cutover: TargetGroup (the canary colour's group) and LoadBalancer (the listener's).
+ */
+export const CLOUDWATCH_STATS = ['Sum', 'Average', 'Maximum', 'Minimum', 'SampleCount', 'p50', 'p90', 'p95', 'p99'] as const;
+export const cloudwatchMetricSchema = z.strictObject({
+  kind: z.literal('cloudwatch'),
+  name: z.string().min(1).max(100),
+  metricName: z.string().min(1).max(255),
+  stat: z.enum(CLOUDWATCH_STATS),
+  /** Divide by this metric of the same group (Sum), e.g. RequestCount for an error ratio; no requests is no data. */
+  per: z.string().min(1).max(255).optional(),
+  periodSeconds: z.number().int().min(1),
+  failIf: z.strictObject({ op: z.enum(['>', '>=', '<', '<=', '==', '!=']), value: z.number() }),
+});
+export type CloudWatchMetric = z.infer<typeof cloudwatchMetricSchema>;

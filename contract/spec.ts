@@ -4,9 +4,9 @@
 // the config loader maps cutover.yml onto them once, the workflows validate them again.
 import { z } from 'zod';
 import { approvalPolicySchema } from './approval';
-import { albRouterSchema, awsPlatformSchema } from './aws';
+import { albRouterSchema, awsPlatformSchema, cloudwatchMetricSchema } from './aws';
 import { freezePolicySchema } from './freeze';
-import { pairProblem } from './plan-kinds';
+import { metricProblem, pairProblem } from './plan-kinds';
 import { safeName } from './names';
 
 export const COLORS = ['blue', 'green'] as const;
@@ -115,7 +115,7 @@ export const httpMetricSchema = z.strictObject({
 });
 export type HttpMetric = z.infer<typeof httpMetricSchema>;
 
-export const metricSchema = z.discriminatedUnion('kind', [prometheusMetricSchema, httpMetricSchema]);
+export const metricSchema = z.discriminatedUnion('kind', [prometheusMetricSchema, httpMetricSchema, cloudwatchMetricSchema]);
 export type MetricSpec = z.infer<typeof metricSchema>;
 
 export const analysisSchema = z.strictObject({
@@ -184,6 +184,8 @@ export const planSchema = z.preprocess(
   planObject.superRefine((plan, ctx) => {
     const problem = pairProblem(plan);
     if (problem) ctx.addIssue({ code: 'custom', path: ['router'], message: problem });
+    const metric = metricProblem(plan);
+    if (metric) ctx.addIssue({ code: 'custom', path: ['strategy'], message: metric });
   }),
 );
 export type Plan = z.output<typeof planObject>;

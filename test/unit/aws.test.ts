@@ -134,3 +134,59 @@ test('AWS errors keep their code; throttling is retried, refusals are not', () =
   assert.match(denied.message, /^ModifyListener: AccessDenied: AccessDenied happened$/);
   assert.equal(awsFailure('GetDeployment', err('ThrottlingException', 400)).nonRetryable, false);
 });
+
+test('a cloudwatch canary metric: config, ALB dimensions of the canary group, queries and verdicts', async () => {
+  const { albDimensions, judgeMetricData, metricQueries } = await import('../../activities/cloudwatch/query');
+  const text = awsEnv(
+    [
+      '        strategy:',
+      '          canary:',
+      '            steps: [{ weight: 10, pause: 5m }, { weight: 50, pause: 5m }, { weight: 100 }]',
+      '            analysis:',
+      '              metrics:',
+      '                - { name: errors, cloudwatch: { metric: HTTPCode_Target_5XX_Count, per: RequestCount, period: 60s }, failIf: "> 0.01" }',
+      '                - { name: p99, cloudwatch: { metric: TargetResponseTime, stat: p99 }, failIf: "> 0.5" }',
+    ].join('\n'),
+  );
+  const plan = resolvePlan(parseConfig(text), 'shop', 'prod');
+  assert.ok(plan.strategy.kind === 'canary');
+  assert.deepEqual(plan.strategy.analysis.metrics[0], { kind: 'cloudwatch', name: 'errors', metricName: 'HTTPCode_Target_5XX_Count', stat: 'Sum', per: 'RequestCount', periodSeconds: 60, failIf: { op: '>', value: 0.01 } });
+  assert.deepEqual(albDimensions(router, 'green'), [
+    { Name: 'TargetGroup', Value: 'targetgroup/shop-green/0123456789abcdef' },
+    { Name: 'LoadBalancer', Value: 'app/shop/50dc6c495c0c9188' },
+  ]);
+  const errors = plan.strategy.analysis.metrics[0]!;
+  assert.ok(errors.kind === 'cloudwatch');
+  assert.deepEqual(metricQueries(errors, router, 'green').map((q) => [q.Id, q.MetricStat?.Metric?.MetricName, q.MetricStat?.Stat]), [
+    ['value', 'HTTPCode_Target_5XX_Count', 'Sum'],
+    ['per', 'RequestCount', 'Sum'],
+  ]);
+  const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, s));
+  const data = (value: number[], per: number[]) => [
+    { Id: 'value', Timestamps: [t(2), t(1)], Values: value },
+    { Id: 'per', Timestamps: [t(2), t(1)], Values: per },
+  ];
+  assert.equal(judgeMetricData(errors, data([5, 0], [100, 100])).verdict, 'fail');
+  assert.equal(judgeMetricData(errors, data([5, 0], [100, 100])).value, 0.05);
+  assert.equal(judgeMetricData(errors, data([0, 9], [100, 100])).verdict, 'pass');
+  assert.equal(judgeMetricData(errors, []).verdict, 'inconclusive');
+  // On ssh hosts a cloudwatch metric has no target group to measure: refused when the plan is read.
+  assert.throws(() => resolvePlan(parseConfig(minimalSsh('                - { name: errors, cloudwatch: { metric: HTTPCode_Target_5XX_Count }, failIf: "> 0" }')), 'a', 'p'), /needs the aws platform with router\.alb/);
+});
+
+const minimalSsh = (metric: string) =>
+  [
+    'apps:',
+    '  a:',
+    '    environments:',
+    '      p:',
+    '        hosts: [{ name: h, address: 127.0.0.1, user: u, privateKeyPath: /k, hostKey: "SHA256:abc" }]',
+    '        slots: { blue: { port: 1 }, green: { port: 2 }, start: "go {{version}}", stop: stop }',
+    '        router: { nginx: { upstreamFile: /etc/x.conf } }',
+    '        strategy:',
+    '          canary:',
+    '            steps: [{ weight: 10, pause: 5m }, { weight: 100 }]',
+    '            analysis:',
+    '              metrics:',
+    metric,
+  ].join('\n');

@@ -287,7 +287,7 @@ test('canary mistakes name their place in the file and the fix', () => {
     ['{ canary: { steps: [{weight: 5}], analysis: { intervl: 5s } } }', `${at}.canary.analysis: unknown key "intervl" (did you mean "interval"?)`],
     ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, prometheus: { url: "http://p:9090", query: up }, failIf: "above 1" }] } } }', `${at}.canary.analysis.metrics[0].failIf: expected a comparison like "> 0.01"`],
     ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, prometheus: { url: "http://p:9090", query: up } }] } } }', `${at}.canary.analysis.metrics[0].failIf: a prometheus metric needs failIf`],
-    ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e }] } } }', `${at}.canary.analysis.metrics[0]: give the metric exactly one of prometheus: {url, query} or http: {url}`],
+    ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e }] } } }', `${at}.canary.analysis.metrics[0]: give the metric exactly one of prometheus: {url, query}, http: {url} or cloudwatch: {metric, stat}`],
     ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, http: { url: "http://{{version}}/" } }] } } }', `${at}.canary.analysis.metrics[0].http.url: placeholder {{version}} cannot be used here`],
     ['canary', `${at}.canary: a canary needs its steps`],
     ['{ canaryy: {} }', `${at}: unknown key "canaryy" (did you mean "canary"?)`],

@@ -221,4 +221,16 @@ describe('canary on ALB', () => {
       assert.equal(world.aws.events.filter((e) => e.op === 'weights').length, 0);
     });
   });
+  test('a CloudWatch metric of the canary group breaching at 10% rolls the listener back to the stable group', async () => {
+    const world = liveOnBlue();
+    world.aws.cloudwatch.set('errors', new Map([['v2', 0.2]]));
+    await withWorker(world, async (tq, env) => {
+      const metric = { kind: 'cloudwatch' as const, name: 'errors', metricName: 'HTTPCode_Target_5XX_Count', stat: 'Sum' as const, per: 'RequestCount', periodSeconds: 60, failIf: { op: '>' as const, value: 0.01 } };
+      const plan = awsPlan({ env, strategy: { ...strategy, analysis: { ...strategy.analysis, metrics: [metric] } } });
+      const req = deployRequest(plan, 'v2');
+      await sendDeploy(testEnv.client, req, tq);
+      await assert.rejects(childResult(testEnv.client, req.deployId), /errors = 0\.2 \(fail if > 0\.01\)/);
+      assert.deepEqual(world.aws.events.map((e) => e.weights ?? `${e.op} ${e.version}`), ['deploy v2', 'blue=90,green=10', 'blue=100,green=0']);
+    });
+  });
 });

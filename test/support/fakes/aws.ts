@@ -5,6 +5,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { createAlbActivities } from '../../../activities/alb';
+import type { createCloudWatchActivities } from '../../../activities/cloudwatch';
+import { breaches, describeFailIf } from '../../../contract/analysis';
 import { formatWeights, judgeListener, type Recorded, type Weights } from '../../../activities/alb/listener';
 import { awsFailure } from '../../../activities/aws/errors';
 import { CODEDEPLOY_ERROR, type createCodeDeployActivities } from '../../../activities/codedeploy';
@@ -36,6 +38,8 @@ export class FakeAws {
   failNext: { code: string; message: string; status: number } | null = null;
   /** Every call fails with this code while set. */
   failAll: { code: string; message: string; status: number } | null = null;
+  /** CloudWatch: metric name → version → value, seen while the version's group takes traffic. */
+  readonly cloudwatch = new Map<string, Map<string, number>>();
 
   setByConsole(w: Weights): void {
     this.weights = { ...w };
@@ -53,10 +57,18 @@ export class FakeAws {
 }
 
 type Alb = ReturnType<typeof createAlbActivities>;
+type CloudWatch = ReturnType<typeof createCloudWatchActivities>;
 type CodeDeploy = ReturnType<typeof createCodeDeployActivities>;
 
-export function fakeAws(aws: FakeAws): Alb & CodeDeploy {
+export function fakeAws(aws: FakeAws): Alb & CodeDeploy & CloudWatch {
   return {
+    async measureCloudWatch({ metric, color }) {
+      const version = aws.running[color];
+      const value = aws.weights[color] > 0 && version ? aws.cloudwatch.get(metric.name)?.get(version) : undefined;
+      const threshold = describeFailIf(metric.failIf);
+      if (value === undefined) return { metric: metric.name, verdict: 'inconclusive', value: null, threshold, detail: 'no datapoint' };
+      return { metric: metric.name, verdict: breaches(metric.failIf, value) ? 'fail' : 'pass', value, threshold, detail: `${metric.metricName} = ${value}` };
+    },
     async albReadListener() {
       aws.check('DescribeListeners');
       const versions = aws.record?.versions ?? {};
