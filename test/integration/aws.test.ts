@@ -126,4 +126,12 @@ describe('blue-green on ALB through CodeDeploy', () => {
     assert.equal(w.codeDeploy.deployments().length, before);
     assert.equal(await weights(), 'blue=100,green=0');
   });
+
+  test('throttling from CodeDeploy is retried with backoff and the deploy goes through', async () => {
+    w.codeDeploy.denyNext('GetDeployment', 'ThrottlingException', 'Rate exceeded');
+    const run = await w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v6', '--wait'], '108');
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.ok(w.codeDeploy.denied.includes('GetDeployment: ThrottlingException'));
+    assert.equal(await weights(), 'blue=0,green=100');
+  });
 });

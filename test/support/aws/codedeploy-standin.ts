@@ -78,6 +78,8 @@ export interface CodeDeployStandIn {
   hookMs: number;
   /** The next call of this operation answers with this error (e.g. AccessDeniedException). */
   denyNext(op: string, type: string, message: string): void;
+  /** Calls answered with a denial so far: `Op: ErrorType`. */
+  denied: string[];
   deployments(): { id: string; group: string; version: string; status: string; rollbackOf?: string }[];
   /** What runs on each instance: `address:port` → version. */
   running(): Record<string, string | null>;
@@ -100,6 +102,7 @@ export async function startCodeDeployStandIn(o: StandInOptions): Promise<CodeDep
   const lastGood = new Map<string, string>();
   const active = new Map<string, string>();
   const denials = new Map<string, { type: string; message: string }>();
+  const denied: string[] = [];
   const failAt = new Map<string, LifecycleEvent>();
   const self = { hookMs: 50 };
 
@@ -310,6 +313,7 @@ export async function startCodeDeployStandIn(o: StandInOptions): Promise<CodeDep
         const denial = denials.get(op);
         if (denial) {
           denials.delete(op);
+          denied.push(`${op}: ${denial.type}`);
           throw new ApiError(denial.type, denial.message);
         }
         const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
@@ -333,6 +337,7 @@ export async function startCodeDeployStandIn(o: StandInOptions): Promise<CodeDep
       self.hookMs = ms;
     },
     denyNext: (op, type, message) => void denials.set(op, { type, message }),
+    denied,
     deployments: () =>
       [...deployments.values()].map((d) => ({ id: d.deploymentId, group: d.deploymentGroupName, version: d.version, status: d.status, ...(d.rollbackInfo?.rollbackTriggeringDeploymentId ? { rollbackOf: d.rollbackInfo.rollbackTriggeringDeploymentId } : {}) })),
     running: () => Object.fromEntries([...instances.values()].flat().map((i) => [`${i.address}:${i.port}`, procs.get(i.id)?.daemon.isRunning() ? procs.get(i.id)!.version : null])),
