@@ -4,6 +4,9 @@ import type { Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../contract/spec';
 import { createAuditActivities } from './audit';
 import type { AuditStore } from './audit/store';
+import { createAlbActivities, type AlbDeps } from './alb';
+import { createCloudWatchActivities, type CloudWatchDeps } from './cloudwatch';
+import { createCodeDeployActivities, type CodeDeployDeps } from './codedeploy';
 import { createFreezeActivities } from './freeze';
 import { createNginxActivities } from './nginx';
 import { createPostgresActivities } from './postgres';
@@ -28,6 +31,8 @@ export interface ActivityDeps {
   temporal?: { client: Client; taskQueue: string };
   /** The audit log's database (DATABASE_URL); without it, audit writes wait for a worker that has one. */
   audit?: AuditStore;
+  /** AWS clients; by default the SDK's own (default credential chain, AWS_ENDPOINT_URL*). */
+  aws?: { alb?: AlbDeps; codedeploy?: CodeDeployDeps; cloudwatch?: CloudWatchDeps };
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -37,6 +42,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createPrometheusActivities(deps.prometheus),
     ...createSlackActivities(deps.slack),
     ...createFreezeActivities(),
+    ...createAlbActivities(deps.aws?.alb),
+    ...createCodeDeployActivities(deps.aws?.codedeploy),
+    ...createCloudWatchActivities(deps.aws?.cloudwatch),
     ...createVersionSourceActivities(deps.ssh),
     ...createTemporalActivities(deps.temporal?.client, deps.temporal?.taskQueue ?? TASK_QUEUE),
     ...createAuditActivities(deps.audit),

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, Parser } from 'yaml';
 import type { z } from 'zod';
 import { planSchema, type Plan } from '../contract/spec';
+import { albRouter, awsPlatform } from './aws';
 import { configSchema, type Config, type EnvironmentConfig } from './schema';
 
 export interface ConfigIssue {
@@ -279,12 +280,16 @@ export function resolvePlan(config: Config, app: string, env: string, file = 'cu
       { path: `apps.${app}.environments`, message: `unknown environment "${env}" for app "${app}"; configured environments: ${known}` },
     ]);
   }
-  const { nginx } = e.router;
+  const { nginx, alb } = e.router;
+  // The schema saw to it that an environment is either ssh (hosts, slots, nginx) or aws (aws, alb).
+  const seams: Pick<Plan, 'platform' | 'router'> =
+    e.aws && alb
+      ? { platform: awsPlatform(e.aws), router: albRouter(alb) }
+      : { platform: { kind: 'ssh', hosts: e.hosts ?? [], slots: e.slots! }, router: { kind: 'nginx', ...nginx!, upstreamName: nginx?.upstreamName ?? `${app}_${env}` } };
   const plan: Plan = {
     app,
     env,
-    platform: { kind: 'ssh', hosts: e.hosts, slots: e.slots },
-    router: { kind: 'nginx', ...nginx, upstreamName: nginx.upstreamName ?? `${app}_${env}` },
+    ...seams,
     strategy: e.strategy,
     health: e.healthCheck,
     verify: e.verify,
@@ -321,11 +326,11 @@ export function summarize(config: Config): { apps: number; environments: number;
   for (const [appName, app] of Object.entries(config.apps)) {
     for (const [envName, env] of Object.entries(app.environments)) {
       environments++;
-      hosts += env.hosts.length;
+      hosts += env.hosts?.length ?? 0;
       if (env.strategy.kind === 'canary' && env.strategy.analysis.metrics.length === 0) {
         notes.push(`apps.${appName}.environments.${envName}.strategy.canary.analysis.metrics is empty: the canary's steps only wait, nothing is measured and nothing rolls it back automatically`);
       }
-      if (!env.slots.installed) {
+      if (env.slots && !env.slots.installed) {
         notes.push(
           `apps.${appName}.environments.${envName}.slots.installed is not set: a version missing on a host is found only when its slot fails to start (exit 1), not refused before anything changes (exit 2)`,
         );

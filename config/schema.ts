@@ -10,6 +10,7 @@ import { APPROVAL_POINTS, type ApprovalPolicy } from '../contract/approval';
 import { ON_FREEZE, type FreezeWindow } from '../contract/freeze';
 import { safeName as nameSchema } from '../contract/names';
 import { sitesSchema } from './sites';
+import { albConfigSchema, awsConfigSchema, cloudwatchConfigSchema, cloudwatchMetric, shapeProblems } from './aws';
 import { COMPARATORS, type CanaryStep, type FailIf, type HealthSpec, type MetricSpec, type StrategySpec } from '../contract/spec';
 
 /** Placeholders an operator may use in commands and paths. */
@@ -166,9 +167,17 @@ const metricSchema = z
         timeout: durationSchema({ positive: true }).prefault('2s'),
       })
       .optional(),
+    /** A metric of the canary's target group in CloudWatch (aws platform with router.alb). */
+    cloudwatch: cloudwatchConfigSchema(() => durationSchema({ positive: true })).optional(),
     failIf: failIfSchema.optional(),
   })
   .transform((m, ctx): MetricSpec => {
+    if (m.cloudwatch) {
+      if (m.prometheus || m.http) ctx.addIssue({ code: 'custom', message: 'give the metric exactly one of prometheus, http or cloudwatch' });
+      else if (!m.failIf) ctx.addIssue({ code: 'custom', path: ['failIf'], message: 'a cloudwatch metric needs failIf, e.g. "> 0.01"' });
+      else return cloudwatchMetric(m.name, m.cloudwatch, m.failIf);
+      return z.NEVER;
+    }
     if (m.prometheus && !m.http) {
       if (m.failIf) return { kind: 'prometheus', name: m.name, url: m.prometheus.url, query: m.prometheus.query, failIf: m.failIf };
       ctx.addIssue({ code: 'custom', path: ['failIf'], message: 'a prometheus metric needs failIf, e.g. "> 0.01"' });
@@ -176,7 +185,7 @@ const metricSchema = z
       if (!m.failIf) return { kind: 'http', name: m.name, url: m.http.url, expectStatus: m.http.expectStatus, timeoutMs: m.http.timeout };
       ctx.addIssue({ code: 'custom', path: ['failIf'], message: 'an http metric passes on http.expectStatus; failIf does not apply' });
     } else {
-      ctx.addIssue({ code: 'custom', message: 'give the metric exactly one of prometheus: {url, query} or http: {url}' });
+      ctx.addIssue({ code: 'custom', message: 'give the metric exactly one of prometheus: {url, query}, http: {url} or cloudwatch: {metric, stat}' });
     }
     return z.NEVER;
   });
@@ -326,9 +335,11 @@ const approvalSchema = z
 
 const environmentSchema = z
   .strictObject({
-    hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }),
-    slots: slotsSchema,
-    router: z.strictObject({ nginx: nginxSchema }),
+    hosts: z.array(hostSchema).min(1, { message: 'add at least one host' }).optional(),
+    slots: slotsSchema.optional(),
+    /** The AWS platform (CodeDeploy into a deployment group per colour), with router.alb. */
+    aws: awsConfigSchema(() => durationSchema({ positive: true })).optional(),
+    router: z.strictObject({ nginx: nginxSchema.optional(), alb: albConfigSchema.optional() }),
     strategy: strategySchema,
     healthCheck: healthCheckSchema,
     verify: verifySchema,
@@ -343,7 +354,8 @@ const environmentSchema = z
     approval: approvalSchema.optional(),
   })
   .superRefine((env, ctx) => {
-    if (env.slots.blue.port === env.slots.green.port) {
+    for (const p of shapeProblems(env)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+    if (env.slots && env.slots.blue.port === env.slots.green.port) {
       ctx.addIssue({
         code: 'custom',
         path: ['slots', 'green', 'port'],
@@ -352,7 +364,7 @@ const environmentSchema = z
     }
     const names = new Map<string, number>();
     const endpoints = new Map<string, number>();
-    env.hosts.forEach((h, i) => {
+    env.hosts?.forEach((h, i) => {
       const sameName = names.get(h.name);
       if (sameName !== undefined) {
         ctx.addIssue({

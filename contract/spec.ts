@@ -4,7 +4,9 @@
 // the config loader maps cutover.yml onto them once, the workflows validate them again.
 import { z } from 'zod';
 import { approvalPolicySchema } from './approval';
+import { albRouterSchema, awsPlatformSchema, cloudwatchMetricSchema } from './aws';
 import { freezePolicySchema } from './freeze';
+import { metricProblem, pairProblem } from './plan-kinds';
 import { safeName } from './names';
 
 export const COLORS = ['blue', 'green'] as const;
@@ -49,7 +51,7 @@ export const sshPlatformSchema = z.strictObject({
 });
 export type SshPlatform = z.infer<typeof sshPlatformSchema>;
 
-export const platformSchema = z.discriminatedUnion('kind', [sshPlatformSchema]);
+export const platformSchema = z.discriminatedUnion('kind', [sshPlatformSchema, awsPlatformSchema]);
 export type PlatformSpec = z.infer<typeof platformSchema>;
 
 // ---- router: nginx on each host -------------------------------------------------------------
@@ -66,7 +68,8 @@ export const nginxRouterSchema = z.strictObject({
 });
 export type NginxRouter = z.infer<typeof nginxRouterSchema>;
 
-export const routerSchema = z.discriminatedUnion('kind', [nginxRouterSchema]);
+export const routerSchema = z.discriminatedUnion('kind', [nginxRouterSchema, albRouterSchema]);
+export type RouterSpec = z.infer<typeof routerSchema>;
 
 // ---- checks ----------------------------------------------------------------------------------
 
@@ -112,7 +115,7 @@ export const httpMetricSchema = z.strictObject({
 });
 export type HttpMetric = z.infer<typeof httpMetricSchema>;
 
-export const metricSchema = z.discriminatedUnion('kind', [prometheusMetricSchema, httpMetricSchema]);
+export const metricSchema = z.discriminatedUnion('kind', [prometheusMetricSchema, httpMetricSchema, cloudwatchMetricSchema]);
 export type MetricSpec = z.infer<typeof metricSchema>;
 
 export const analysisSchema = z.strictObject({
@@ -178,7 +181,15 @@ export function upgradeLegacyPlan(raw: unknown): unknown {
   return { ...rest, platform: { kind: 'ssh', hosts, slots }, strategy: (rest as { strategy?: unknown }).strategy ?? { kind: 'blueGreen' } };
 }
 
-export const planSchema = z.preprocess(upgradeLegacyPlan, planObject);
+export const planSchema = z.preprocess(
+  upgradeLegacyPlan,
+  planObject.superRefine((plan, ctx) => {
+    const problem = pairProblem(plan);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['router'], message: problem });
+    const metric = metricProblem(plan);
+    if (metric) ctx.addIssue({ code: 'custom', path: ['strategy'], message: metric });
+  }),
+);
 export type Plan = z.output<typeof planObject>;
 
 export const TASK_QUEUE = 'cutover';

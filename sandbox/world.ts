@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { renderUpstream } from '../activities/nginx/commands';
 import { quote } from '../activities/shell';
 import type { Color, HostSpec, Plan, StrategySpec } from '../contract';
+import type { SshPlan } from '../contract/plan-kinds';
 import { childrenOf, cmdlineOf, isAlive, spawnDaemon, waitForTcp, type Daemon } from './procs';
 
 export { freePort } from './procs';
@@ -276,7 +277,7 @@ export interface SandboxPlanOptions {
  * nginx ports, each on its own address; commands use the `{{host}}` placeholder and the router
  * URL the `{{address}}` placeholder (the host's ssh address).
  */
-export function sandboxPlan(hosts: SandboxHost[], opts: SandboxPlanOptions): Plan {
+export function sandboxPlan(hosts: SandboxHost[], opts: SandboxPlanOptions): SshPlan {
   const first = hosts[0];
   if (!first) throw new Error('sandboxPlan: no hosts');
   const base = dirname(first.root);

@@ -36,6 +36,7 @@ import { SA } from '../contract/search-attributes';
 import { upgradeLegacyPlan, type Plan } from '../contract/spec';
 import { rollbackWorkflow } from './rollback';
 import { reasonOf } from './steps/journal';
+import { hostNames } from './steps/hosts';
 import { OperationMetrics } from './steps/metrics';
 import { teardownOps } from './steps/teardown';
 import { strategies } from './strategies';
@@ -386,7 +387,7 @@ function carriedState(input: EnvironmentInput): EnvState | undefined {
 function planMemo(plan: Plan): Record<string, unknown> {
   const { strategy } = plan;
   return {
-    hosts: plan.platform.hosts.map((h) => `${h.name} (${h.address})`),
+    hosts: plan.platform.kind === 'ssh' ? plan.platform.hosts.map((h) => `${h.name} (${h.address})`) : hostNames(plan),
     router: plan.router.kind,
     strategy: strategy.kind === 'canary' ? { kind: 'canary', steps: strategy.steps, metrics: strategy.analysis.metrics.map((m) => m.name), intervalMs: strategy.analysis.intervalMs } : strategy,
     teardownDelayMs: plan.teardownDelayMs,

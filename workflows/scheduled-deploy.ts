@@ -7,6 +7,7 @@ import type { Activities } from '../activities';
 import { childWorkflowIds, type DeployRequest } from '../contract/requests';
 import { describeVersionSource, scheduledDeployInputSchema, type ScheduledDeployInput, type ScheduledDeployResult } from '../contract/schedules';
 import { Journal } from './steps/journal';
+import { sshOnly } from './steps/hosts';
 import { readLiveColour } from './steps/router';
 
 const ops = proxyActivities<Activities>({
@@ -20,7 +21,7 @@ export async function scheduledDeployWorkflow(raw: ScheduledDeployInput): Promis
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`bad schedule input: ${parsed.error.message}`, 'BadScheduleInput');
   const { plan, schedule, versionFrom } = parsed.data;
   const journal = new Journal(undefined, workflowInfo().workflowId, { app: plan.app, env: plan.env, enabled: plan.audit === true, operation: 'schedule', version: null, actor: `schedule:${schedule}` });
-  const host = plan.platform.hosts[0]!;
+  const host = sshOnly(plan).platform.hosts[0]!;
 
   journal.step('resolving', `asking ${describeVersionSource(versionFrom)} which version ${plan.app}/${plan.env} should run`);
   const version = await ops.resolveVersion.executeWithOptions({ summary: `version from ${describeVersionSource(versionFrom)}` }, [{ source: versionFrom, host }]);

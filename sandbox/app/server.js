@@ -3,6 +3,8 @@
 //   node server.js --port 8080 --version 1.2.3 --color blue [--host 127.0.0.1]
 // Optional behaviour.json next to this file:
 //   { healthStatus, crashAfterMs, crashAfterRequests, startDelayMs, errorRate, latencyMs }.
+// APP_HEALTH_STATUS overrides healthStatus for one process (the AWS stand-in's failing releases).
+// /health/deep answers like /health (what an ALB target group checks).
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -90,7 +92,8 @@ let answered = 0;
 function handle(req, res) {
   const started = process.hrtime.bigint();
   const url = (req.url || '/').split('?')[0];
-  const isApp = url !== '/health' && url !== '/metrics';
+  const isHealth = url === '/health' || url === '/health/deep';
+  const isApp = !isHealth && url !== '/metrics';
   res.on('finish', () => {
     if (isApp) observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
     answered++;
@@ -101,8 +104,8 @@ function handle(req, res) {
   });
   res.setHeader('X-App-Version', version);
   res.setHeader('X-App-Color', color);
-  if (url === '/health') {
-    const status = behaviour.healthStatus || 200;
+  if (isHealth) {
+    const status = Number(process.env.APP_HEALTH_STATUS) || behaviour.healthStatus || 200;
     res.writeHead(status, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ status: status === 200 ? 'ok' : 'failing', version, color }));
   } else if (url === '/metrics') {

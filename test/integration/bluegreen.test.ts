@@ -122,7 +122,7 @@ describe('blue-green deploy on real hosts', () => {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const wrongKey = readFileSync(`${other}.pub`, 'utf8').trim();
     const before = { routed: routed(), blue: pids('blue'), green: pids('green') };
-    const file = config('wrong-key', { edit: (env) => void (env.hosts[0]!.hostKey = wrongKey) });
+    const file = config('wrong-key', { edit: (env) => void (env.hosts![0]!.hostKey = wrongKey) });
     const run = await cutover(['-c', file, '--json', 'deploy', 'shop', 'prod', 'v2', '--wait'], '1006');
     assert.equal(run.code, 4, run.stderr + run.stdout);
     assert.match(run.stderr, /host key/i);

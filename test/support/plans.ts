@@ -1,8 +1,9 @@
 // Plans and requests for tests that do not touch real hosts.
 import type { DeployRequest, Plan, RollbackRequest, StrategySpec, Trigger } from '../../contract';
 import { childWorkflowIds } from '../../contract';
+import type { SshPlan } from '../../contract/plan-kinds';
 
-export function fakePlan(hosts: string[], opts: { app?: string; env?: string; teardownDelayMs?: number; slackChannel?: string; strategy?: StrategySpec } = {}): Plan {
+export function fakePlan(hosts: string[], opts: { app?: string; env?: string; teardownDelayMs?: number; slackChannel?: string; strategy?: StrategySpec } = {}): SshPlan {
   return {
     app: opts.app ?? 'shop',
     env: opts.env ?? 'prod',

@@ -19,7 +19,7 @@ import { startLoad, type Load, type LoadStats } from '../../sandbox/load';
 import { startPrometheus, type SandboxPrometheus } from '../../sandbox/prometheus';
 
 const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'bin/cutover');
+export const CLI = join(ROOT, 'bin/cutover');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const WORKER_MAIN = join(ROOT, 'workers/main.ts');
 

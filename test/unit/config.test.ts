@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, unclosedOpenings, didYouMean, loadConfig, parseConfig, resolvePlan, summarize } from '../../config/load';
 import { parseDuration, unknownPlaceholders } from '../../config/schema';
+import { isSshPlan } from '../../contract/plan-kinds';
 
 const EXAMPLE = join(__dirname, '..', '..', 'cutover.example.yml');
 const example = readFileSync(EXAMPLE, 'utf8');
@@ -53,6 +54,7 @@ test('the example file loads and summarizes', () => {
 
 test('resolvePlan applies defaults and converts durations', () => {
   const plan = resolvePlan(parseConfig(minimal(minimalEnv)), 'a', 'p');
+  assert.ok(isSshPlan(plan));
   assert.equal(plan.platform.hosts[0]?.port, 22);
   assert.equal(plan.platform.slots.address, '127.0.0.1');
   assert.deepEqual(plan.router, {
@@ -72,6 +74,7 @@ test('resolvePlan applies defaults and converts durations', () => {
 test('resolvePlan keeps explicit values', () => {
   const config = loadConfig(EXAMPLE);
   const prod = resolvePlan(config, 'shop', 'prod');
+  assert.ok(isSshPlan(prod));
   assert.equal(prod.router.upstreamName, 'shop_prod');
   assert.equal(prod.router.reload, 'sudo nginx -s reload');
   assert.equal(prod.slackChannel, '#deploys');
@@ -284,7 +287,7 @@ test('canary mistakes name their place in the file and the fix', () => {
     ['{ canary: { steps: [{weight: 5}], analysis: { intervl: 5s } } }', `${at}.canary.analysis: unknown key "intervl" (did you mean "interval"?)`],
     ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, prometheus: { url: "http://p:9090", query: up }, failIf: "above 1" }] } } }', `${at}.canary.analysis.metrics[0].failIf: expected a comparison like "> 0.01"`],
     ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, prometheus: { url: "http://p:9090", query: up } }] } } }', `${at}.canary.analysis.metrics[0].failIf: a prometheus metric needs failIf`],
-    ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e }] } } }', `${at}.canary.analysis.metrics[0]: give the metric exactly one of prometheus: {url, query} or http: {url}`],
+    ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e }] } } }', `${at}.canary.analysis.metrics[0]: give the metric exactly one of prometheus: {url, query}, http: {url} or cloudwatch: {metric, stat}`],
     ['{ canary: { steps: [{weight: 5}], analysis: { metrics: [{ name: e, http: { url: "http://{{version}}/" } }] } } }', `${at}.canary.analysis.metrics[0].http.url: placeholder {{version}} cannot be used here`],
     ['canary', `${at}.canary: a canary needs its steps`],
     ['{ canaryy: {} }', `${at}: unknown key "canaryy" (did you mean "canary"?)`],

@@ -118,3 +118,27 @@ export const auditOps = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
 });
+
+/** AWS API calls: throttling and outages retried with backoff; refusals (access denied, validation) are final. */
+const AWS_NON_RETRYABLE = ['AwsAccessDenied', 'AwsRequestRejected', 'HealthCheckFailed', 'VerifyFailed', 'CodeDeployFailed', 'CodeDeployTimedOut'];
+export const awsOps = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '30s',
+  cancellationType: WAIT,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 6, nonRetryableErrorTypes: AWS_NON_RETRYABLE },
+});
+
+/** A CodeDeploy deployment: as long as the platform's deployTimeout (the activity stops it then), heartbeating. */
+export const codeDeployOps = (timeoutMs: number) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: timeoutMs + 120_000,
+    heartbeatTimeout: '30s',
+    cancellationType: WAIT,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 6, nonRetryableErrorTypes: AWS_NON_RETRYABLE },
+  });
+
+/** Putting the listener back: keep trying through throttling and outages, never past a refusal. */
+export const awsRestoreOps = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['AwsAccessDenied', 'AwsRequestRejected'] },
+});

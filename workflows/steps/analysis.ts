@@ -4,9 +4,10 @@
 import { isCancellation } from '@temporalio/workflow';
 import type { Measurement, QueryVars } from '../../contract/analysis';
 import { describeFailIf } from '../../contract/analysis';
+import { isAwsPlan } from '../../contract/plan-kinds';
 import type { AnalysisSpec, Color, HttpMetric, MetricSpec, Plan } from '../../contract/spec';
 import { analysisOps } from './activities';
-import { onEveryHost } from './hosts';
+import { onEveryHost, sshOnly } from './hosts';
 import { reasonOf } from './journal';
 
 export interface Breach {
@@ -21,7 +22,7 @@ const fmt = (v: number | null): string =>
   v === null ? 'no value' : Number.isInteger(v) || Math.abs(v) >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(3)));
 export const describeMeasurement = (m: Measurement): string => `${m.metric} = ${fmt(m.value)} (${m.threshold}): ${m.verdict}`;
 
-const thresholdOf = (m: MetricSpec): string => (m.kind === 'prometheus' ? describeFailIf(m.failIf) : `HTTP ${m.expectStatus} on every host`);
+const thresholdOf = (m: MetricSpec): string => (m.kind === 'http' ? `HTTP ${m.expectStatus} on every host` : describeFailIf(m.failIf));
 
 export class Analysis {
   private readonly streaks = new Map<string, { fail: number; inconclusive: number; last: Measurement[] }>();
@@ -64,6 +65,13 @@ export class Analysis {
       if (metric.kind === 'prometheus') {
         return await analysisOps.measurePrometheus.executeWithOptions({ summary: `measure ${metric.name} of ${vars.version} (${threshold})` }, [{ metric, vars }]);
       }
+      if (metric.kind === 'cloudwatch') {
+        const plan = this.plan;
+        if (!isAwsPlan(plan)) throw new Error(`${metric.name}: a cloudwatch metric needs the aws platform with an alb router`);
+        return await analysisOps.measureCloudWatch.executeWithOptions({ summary: `measure ${metric.name} of ${vars.version} in CloudWatch (${threshold})` }, [
+          { metric, region: plan.platform.region, router: plan.router, color },
+        ]);
+      }
       return combine(metric, await this.probeEveryHost(metric, color, vars.version));
     } catch (err) {
       // A cancelled canary (a rollback) is not a measurement that could not be made.
@@ -73,7 +81,7 @@ export class Analysis {
   }
 
   private probeEveryHost(metric: HttpMetric, color: Color, version: string): Promise<Measurement[]> {
-    const slots = this.plan.platform.slots;
+    const slots = sshOnly(this.plan).platform.slots;
     return onEveryHost(this.plan, (host) =>
       analysisOps.probeSlot.executeWithOptions({ summary: `measure ${metric.name} of ${version} on ${host.name} (HTTP ${metric.expectStatus})` }, [{ host, slots, color, metric }]),
     );

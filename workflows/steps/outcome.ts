@@ -25,10 +25,10 @@ export async function preflight(
   checks: { installed: () => boolean; announce: () => boolean } = { installed: () => true, announce: () => true },
 ): Promise<Live | null> {
   const { plan, version } = request;
-  journal.step('reading', `reading which colour each of ${plan.platform.hosts.length} host(s) serves`);
+  journal.step('reading', plan.platform.kind === 'ssh' ? `reading which colour each of ${plan.platform.hosts.length} host(s) serves` : 'reading which colour the ALB listener serves');
   try {
     const live = await readLiveColour(plan);
-    if (checks.installed() && plan.platform.slots.installed) await checkVersionInstalled(plan, version, journal);
+    if (checks.installed() && plan.platform.kind === 'ssh' && plan.platform.slots.installed) await checkVersionInstalled(plan, version, journal);
     return live;
   } catch (err) {
     if (isCancellation(err)) throw err;

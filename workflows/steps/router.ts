@@ -1,70 +1,24 @@
-// Workflow steps on the router of every host: read what it serves (the hosts are the truth),
-// switch it, give a canary a share, put traffic back, verify through it.
-import { ApplicationFailure } from '@temporalio/workflow';
-import { FAILURE } from '../../contract/failures';
+// The router seam: read what serves, switch, give a canary a share, put traffic back, verify.
+// One row per router kind (nginx on every host, an ALB listener); the runbooks call these.
+import { isAwsPlan } from '../../contract/plan-kinds';
 import type { Color, Plan } from '../../contract/spec';
-import { hostOps, readOps, restoreOps } from './activities';
-import { onEveryHost } from './hosts';
+import { sshOnly } from './hosts';
 import type { Journal } from './journal';
 import type { Live } from './outcome';
+import * as alb from './routers/alb';
+import * as nginx from './routers/nginx';
 
+/** What serves now; refused (HostsDisagree) when the routers disagree or the listener drifted. */
+export const readLiveColour = (plan: Plan): Promise<Live | null> => (isAwsPlan(plan) ? alb.readLiveColour(plan) : nginx.readLiveColour(sshOnly(plan)));
 
-const routerInput = (plan: Plan) => ({ router: plan.router, slots: plan.platform.slots });
+export const switchTraffic = (plan: Plan, color: Color, version: string, backup: Color | undefined, journal: Journal): Promise<void> =>
+  isAwsPlan(plan) ? alb.switchTraffic(plan, color, version, backup, journal) : nginx.switchTraffic(sshOnly(plan), color, version, backup, journal);
 
-/** Ask every router what it serves; refuse if they disagree. */
-export async function readLiveColour(plan: Plan): Promise<Live | null> {
-  const states = await onEveryHost(plan, (host) =>
-    readOps().readRouter.executeWithOptions({ summary: `read nginx upstream on ${host.name}` }, [{ host, ...routerInput(plan) }]),
-  );
-  const describe = (s: (typeof states)[number]): string =>
-    `${s.color ?? 'nothing'}${s.version ? ` (${s.version})` : ''}${s.canary ? ` with ${s.canary.weight}% to ${s.canary.color}` : ''}`;
-  const colours = new Set(states.map((s) => `${s.color ?? 'none'}|${s.canary ? `${s.canary.color}@${s.canary.weight}` : ''}`));
-  if (colours.size > 1) {
-    throw ApplicationFailure.create({
-      type: FAILURE.hostsDisagree,
-      nonRetryable: true,
-      message: `hosts disagree on the live colour: ${states.map((s) => `${s.host} serves ${describe(s)}`).join(', ')}; make them agree (or roll back) before deploying`,
-    });
-  }
-  const first = states[0];
-  return first?.color ? { color: first.color, version: first.version } : null;
-}
+export const shiftTraffic = (plan: Plan, stable: { color: Color; version: string }, canary: { color: Color; version: string }, weight: number): Promise<void> =>
+  isAwsPlan(plan) ? alb.shiftTraffic(plan, stable, canary, weight) : nginx.shiftTraffic(sshOnly(plan), stable, canary, weight);
 
-/**
- * One host after the other, so a refused config stops the switch before it spreads. The live
- * colour stays in each upstream as nginx's backup, so no request fails if the new one crashes
- * before verification switches back.
- */
-export async function switchTraffic(plan: Plan, color: Color, version: string, backup: Color | undefined, journal: Journal): Promise<void> {
-  for (const host of plan.platform.hosts) {
-    journal.step('switching', `switching nginx on ${host.name} to ${color} (${version})`);
-    await hostOps.switchRouter.executeWithOptions({ summary: `switch nginx on ${host.name} to ${color}` }, [
-      { host, ...routerInput(plan), color, version, ...(backup ? { backup } : {}) },
-    ]);
-  }
-}
+export const restoreTraffic = (plan: Plan, to: { color: Color; version: string }, summary?: (host: string) => string): Promise<void> =>
+  isAwsPlan(plan) ? alb.restoreTraffic(plan, to) : nginx.restoreTraffic(sshOnly(plan), to, summary);
 
-/** Give the canary `weight` percent on every host, one host after the other (a refused config stops there). */
-export async function shiftTraffic(plan: Plan, stable: { color: Color; version: string }, canary: { color: Color; version: string }, weight: number): Promise<void> {
-  for (const host of plan.platform.hosts) {
-    await hostOps.switchRouter.executeWithOptions({ summary: `nginx on ${host.name}: ${weight}% to ${canary.color} (${canary.version})` }, [
-      { host, ...routerInput(plan), color: stable.color, version: stable.version, canary: { ...canary, weight } },
-    ]);
-  }
-}
-
-/** Every host back to `to` at once, retrying until each has: the emergency path. */
-export async function restoreTraffic(plan: Plan, to: { color: Color; version: string }, summary = (host: string) => `switch nginx on ${host} back to ${to.color}`): Promise<void> {
-  await onEveryHost(plan, (host) =>
-    restoreOps.switchRouter.executeWithOptions({ summary: summary(host.name) }, [{ host, ...routerInput(plan), color: to.color, version: to.version }]),
-  );
-}
-
-export async function verifyTraffic(plan: Plan, version: string, journal: Journal): Promise<void> {
-  journal.step('verifying', `checking that ${plan.verify.requests} answers in a row through each router come from ${version}`);
-  await onEveryHost(plan, (host) =>
-    readOps().verifyRouter.executeWithOptions({ retry: { maximumAttempts: 2 }, summary: `verify ${version} through nginx on ${host.name}` }, [
-      { host, ...routerInput(plan), version, verify: plan.verify, timeoutMs: plan.health.timeoutMs * 4 },
-    ]),
-  );
-}
+export const verifyTraffic = (plan: Plan, version: string, journal: Journal): Promise<void> =>
+  isAwsPlan(plan) ? alb.verifyTraffic(plan, version, journal) : nginx.verifyTraffic(sshOnly(plan), version, journal);

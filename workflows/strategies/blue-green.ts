@@ -45,7 +45,7 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
       await stopColour(plan, target, (host) => `stop ${target} on ${host}`);
     });
     await prepareIdleSlot(plan, target, journal);
-    await startNewVersion(plan, target, version, journal);
+    await startNewVersion(plan, target, version, journal, deployId);
     await healthCheckNewVersion(plan, target, version, journal);
     if (plan.approval?.before === 'switch') await requireApproval(request, approvals, `before traffic moves to ${target}`);
 

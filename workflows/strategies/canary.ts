@@ -198,7 +198,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       await stopColour(plan, target, (host) => `stop ${target} on ${host}`);
     });
     await prepareIdleSlot(plan, target, journal);
-    await startNewVersion(plan, target, version, journal);
+    await startNewVersion(plan, target, version, journal, deployId);
     await healthCheckNewVersion(plan, target, version, journal);
     if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
     if (plan.approval?.before === 'switch') await requireApproval(request, approvals, `before ${target} takes any traffic`);

@@ -8,6 +8,7 @@ import type { Color, DeployRequest } from '../../../contract';
 import { createFreezeActivities } from '../../../activities/freeze';
 import { fakeAudit, newAuditDb } from './audit';
 import { fakeFailover, FakeDr } from './failover';
+import { fakeAws, FakeAws } from './aws';
 import { fakeNginx } from './nginx';
 import { fakeScheduleSystems } from './schedule';
 import { fakePrometheus } from './prometheus';
@@ -35,6 +36,8 @@ export interface FakeEvent {
 
 export class FakeWorld {
   readonly hosts = new Map<string, FakeHost>();
+  /** The ALB listener and CodeDeploy of an aws+alb plan. */
+  readonly aws = new FakeAws();
   readonly events: FakeEvent[] = [];
   readonly slack: { channel: string; text: string; threadTs?: string; key: string }[] = [];
   /** Versions whose health check fails. */
@@ -109,6 +112,6 @@ export class FakeWorld {
 
   activities(): Activities {
     // Freeze arithmetic is pure: the real activities, not a fake.
-    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this), ...fakeAudit(this.audit), ...fakeFailover(this.dr) };
+    return { ...fakeSlots(this), ...fakeNginx(this), ...fakePrometheus(this), ...fakeSlack(this), ...createFreezeActivities(), ...fakeScheduleSystems(this), ...fakeAudit(this.audit), ...fakeFailover(this.dr), ...fakeAws(this.aws) };
   }
 }

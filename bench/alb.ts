@@ -1,0 +1,136 @@
+// `npm run bench:alb [-- --repeats N --rate R]`: the AWS path on the local world of
+// test/integration/aws.test.ts (moto_server, the ALB data plane, the CodeDeploy stand-in with
+// sample-app instances, the dev server, a worker process, the CLI). Each repeat deploys a new
+// version with `cutover deploy --wait` under a steady load through the data plane, then rolls
+// back with `cutover rollback --wait`, timed until the data plane forwards to the previous group.
+// The baseline does the seed's steps as a plain script with the same SDK calls (CreateDeployment,
+// poll GetDeployment, DescribeTargetHealth, ModifyListener, verify through the load balancer;
+// rollback = one ModifyListener). Results: bench/results/alb-*.json and alb-latest.json.
+import { loadavg, cpus } from 'node:os';
+import { CodeDeployClient, CreateDeploymentCommand, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
+import { DescribeTargetHealthCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { allTo, forwardAction } from '../activities/alb/listener';
+import type { AlbRouter } from '../contract/aws';
+import type { Color } from '../contract';
+import { startLoad, type LoadStats } from '../sandbox/load';
+import { elbv2 } from '../test/support/aws/moto';
+import { startAwsWorld, type AwsWorld } from '../test/support/aws/world';
+import { intArg, round, sleep, summary, writeResults } from './common';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const REPEATS = intArg('repeats', 3, 20);
+const RATE = intArg('rate', 100, 1000);
+
+interface Pass {
+  deployWallMs: number[];
+  rollbackMs: number[];
+  requestsSent: number;
+  requestsFailed: number;
+  failures: string[];
+}
+
+async function underLoad<T>(w: AwsWorld, fn: () => Promise<T>): Promise<{ result: T; load: LoadStats }> {
+  const load = startLoad([w.dataPlane.url], RATE, 10 * 60_000);
+  await sleep(300);
+  const result = await fn();
+  await sleep(300);
+  return { result, load: await load.stop() };
+}
+
+const add = (p: Pass, l: LoadStats): void => {
+  p.requestsSent += l.sent;
+  p.requestsFailed += l.failed;
+  p.failures.push(...l.failures.slice(0, 5));
+};
+
+async function cutoverPass(w: AwsWorld, file: string): Promise<Pass> {
+  const p: Pass = { deployWallMs: [], rollbackMs: [], requestsSent: 0, requestsFailed: 0, failures: [] };
+  for (let i = 1; i <= REPEATS; i++) {
+    const t0 = Date.now();
+    const { result: d, load } = await underLoad(w, () => w.cutover(['-c', file, 'deploy', 'shop', 'prod', `c${i}`, '--wait'], `bench-d${i}`));
+    if (d.code !== 0) throw new Error(`cutover deploy c${i} exit ${d.code}: ${d.stderr}`);
+    p.deployWallMs.push(Date.now() - t0 - 600);
+    add(p, load);
+    const r0 = Date.now();
+    const { result: r, load: l2 } = await underLoad(w, async () => {
+      const run = w.cutover(['-c', file, 'rollback', 'shop', 'prod', '--wait'], `bench-r${i}`);
+      const seen = await w.dataPlane.sawAllTo(w.alb.targetGroups.blue, r0);
+      p.rollbackMs.push(seen - r0);
+      return run;
+    });
+    if (r.code !== 0) throw new Error(`cutover rollback exit ${r.code}: ${r.stderr}`);
+    add(p, l2);
+  }
+  return p;
+}
+
+/** The seed's steps as a plain script: what an operator's shell script with the SDK would do. */
+async function baselinePass(w: AwsWorld): Promise<Pass> {
+  const p: Pass = { deployWallMs: [], rollbackMs: [], requestsSent: 0, requestsFailed: 0, failures: [] };
+  const elb = elbv2(w.moto.url);
+  const cd = new CodeDeployClient({ region: 'us-east-1', endpoint: w.codeDeploy.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const router: AlbRouter = { kind: 'alb', listenerArn: w.alb.listenerArn, targetGroups: w.alb.targetGroups, url: w.dataPlane.url };
+  const move = (c: Color) => elb.send(new ModifyListenerCommand({ ListenerArn: router.listenerArn, DefaultActions: forwardAction(router, allTo(c)) }));
+  for (let i = 1; i <= REPEATS; i++) {
+    const t0 = Date.now();
+    const { load } = await underLoad(w, async () => {
+      const { deploymentId } = await cd.send(new CreateDeploymentCommand({ applicationName: 'shop', deploymentGroupName: 'shop-green', revision: { revisionType: 'S3', s3Location: { bucket: 'releases', key: `shop/b${i}.zip`, bundleType: 'zip' } }, autoRollbackConfiguration: { enabled: true, events: ['DEPLOYMENT_FAILURE'] } }));
+      for (;;) {
+        const s = (await cd.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo?.status;
+        if (s === 'Succeeded') break;
+        if (s === 'Failed' || s === 'Stopped') throw new Error(`baseline deployment ${s}`);
+        await sleep(200);
+      }
+      const h = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: router.targetGroups.green }));
+      if (!h.TargetHealthDescriptions?.every((t) => t.TargetHealth?.State === 'healthy')) throw new Error('baseline: green not healthy');
+      await move('green');
+      for (let ok = 0; ok < 5; ) {
+        const res = await fetch(router.url);
+        await res.arrayBuffer();
+        ok = res.headers.get('x-app-version') === `b${i}` ? ok + 1 : 0;
+        if (ok === 0) await sleep(100);
+      }
+    });
+    p.deployWallMs.push(Date.now() - t0 - 600);
+    add(p, load);
+    const { load: l2 } = await underLoad(w, async () => {
+      const r0 = Date.now();
+      await move('blue');
+      p.rollbackMs.push((await w.dataPlane.sawAllTo(router.targetGroups.blue, r0)) - r0);
+    });
+    add(p, l2);
+  }
+  return p;
+}
+
+async function main(): Promise<void> {
+  const w = await startAwsWorld('bench-alb');
+  try {
+    await w.codeDeploy.install('shop-blue', 'v1');
+    const file = w.config('bench');
+    const load0 = loadavg()[0]!;
+    const cutover = await cutoverPass(w, file);
+    const baseline = await baselinePass(w);
+    const med = (xs: number[]) => summary(xs).p50;
+    const result = {
+      at: new Date().toISOString(),
+      repeats: REPEATS,
+      ratePerSecond: RATE,
+      machine: { cpus: cpus().length, loadAverage1mStart: round(load0, 2), loadAverage1mEnd: round(loadavg()[0]!, 2) },
+      note: 'deployWallMs: CLI deploy --wait (cutover) or the script (baseline), CodeDeploy stand-in hooks 50 ms and ValidateService 10 × 200 ms; rollbackMs: from the rollback command starting until the data plane (reading moto every 100 ms) forwards to the previous group',
+      cutover: { requestsFailed: cutover.requestsFailed, requestsSent: cutover.requestsSent, deployWallMs: summary(cutover.deployWallMs), rollbackMs: summary(cutover.rollbackMs), failures: cutover.failures },
+      baseline: { requestsFailed: baseline.requestsFailed, requestsSent: baseline.requestsSent, deployWallMs: summary(baseline.deployWallMs), rollbackMs: summary(baseline.rollbackMs), failures: baseline.failures },
+      ratio: { deployWallMs: round(med(cutover.deployWallMs) / med(baseline.deployWallMs), 2), rollbackMs: round(med(cutover.rollbackMs) / med(baseline.rollbackMs), 2) },
+    };
+    const out = writeResults('alb', result);
+    console.log(JSON.stringify({ cutover: result.cutover, baseline: result.baseline, ratio: result.ratio, machine: result.machine }, null, 2));
+    console.log(`written: ${out}`);
+  } finally {
+    await w.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,137 @@
+// The AWS path end to end on loopback: moto_server (ELBv2), the ALB data plane following it,
+// the CodeDeploy stand-in starting real sample apps as the instances, the Temporal dev server,
+// a cutover worker process using the SDK's default chain and AWS_ENDPOINT_URL_*, and the CLI.
+// Load runs through the data plane; every check reads moto, the data plane or the instances.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DescribeListenersCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { forwardAction } from '../../activities/alb/listener';
+import type { AlbRouter } from '../../contract/aws';
+import { startLoad, type LoadStats } from '../../sandbox/load';
+import { elbv2 } from '../support/aws/moto';
+import { startAwsWorld, type AwsWorld } from '../support/aws/world';
+import { eventually } from '../support/world';
+
+let w: AwsWorld;
+let file: string;
+let router: AlbRouter;
+
+before(async () => {
+  w = await startAwsWorld('aws');
+  // Before cutover: v1 runs on blue, the listener sends everything there.
+  await w.codeDeploy.install('shop-blue', 'v1');
+  file = w.config('cutover');
+  router = { kind: 'alb', listenerArn: w.alb.listenerArn, targetGroups: w.alb.targetGroups, url: w.dataPlane.url };
+});
+
+after(async () => {
+  await w?.stop();
+});
+
+/** The listener's weights as moto has them. */
+async function weights(): Promise<string> {
+  const l = await elbv2(w.moto.url).send(new DescribeListenersCommand({ ListenerArns: [w.alb.listenerArn] }));
+  const groups = l.Listeners?.[0]?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups ?? [];
+  const of = (arn: string) => groups.find((g) => g.TargetGroupArn === arn)?.Weight ?? 0;
+  return `blue=${of(w.alb.targetGroups.blue)},green=${of(w.alb.targetGroups.green)}`;
+}
+
+async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; load: LoadStats }> {
+  const load = startLoad([w.dataPlane.url], 100, 5 * 60_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const result = await fn();
+  await new Promise((r) => setTimeout(r, 500));
+  return { result, load: await load.stop() };
+}
+
+const failed = (l: LoadStats) => `${l.failed} of ${l.sent} failed: ${l.failures.slice(0, 5).join('; ')}`;
+
+describe('blue-green on ALB through CodeDeploy', () => {
+  test('deploy v2 under load: CodeDeploy to green, one listener switch, 0 failed requests through the load balancer', async () => {
+    await eventually('blue healthy at the data plane', () => w.dataPlane.healthy(w.alb.targetGroups.blue).length === 2, 30_000);
+    const { result: run, load } = await underLoad(() => w.cutover(['-c', file, '--json', 'deploy', 'shop', 'prod', 'v2', '--wait'], '101'));
+    assert.equal(run.code, 0, run.stderr + run.stdout + w.worker.tail());
+    console.log(`deploy v2: ${load.sent} requests, ${load.failed} failed, versions ${JSON.stringify(load.versions)}, data-plane read glitches skipped: ${w.dataPlane.glitches()}`);
+    assert.equal(load.failed, 0, failed(load));
+    assert.ok((load.versions.v2 ?? 0) > 0 && (load.versions.v1 ?? 0) > 0, JSON.stringify(load.versions));
+    assert.equal(await weights(), 'blue=0,green=100');
+    const deps = w.codeDeploy.deployments();
+    assert.deepEqual(deps.map((d) => [d.group, d.version, d.status]), [['shop-green', 'v2', 'Succeeded']]);
+    assert.deepEqual(Object.values(w.codeDeploy.running()).sort(), ['v1', 'v1', 'v2', 'v2'], 'the old group keeps running for rollback');
+  });
+
+  test('cutover rollback inside the window flips the listener back in one call', async () => {
+    const started = Date.now();
+    const run = await w.cutover(['-c', file, 'rollback', 'shop', 'prod', '--wait'], '102');
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    const seen = await w.dataPlane.sawAllTo(w.alb.targetGroups.blue, started);
+    console.log(`rollback: listener back on blue at the data plane ${seen - started} ms after the CLI started`);
+    assert.equal(await weights(), 'blue=100,green=0');
+    const res = await fetch(w.dataPlane.url);
+    assert.equal(res.headers.get('x-app-version'), 'v1');
+  });
+
+  test('a listener changed in the console is refused (exit 4), nothing deployed', async () => {
+    const c = elbv2(w.moto.url);
+    await c.send(new ModifyListenerCommand({ ListenerArn: w.alb.listenerArn, DefaultActions: forwardAction(router, { blue: 70, green: 30 }) }));
+    const before = w.codeDeploy.deployments().length;
+    const run = await w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v3', '--wait'], '103');
+    assert.equal(run.code, 4, run.stderr + run.stdout);
+    assert.match(run.stderr + run.stdout, /not as cutover left it: its weights are blue=70,green=30, but cutover last set blue=100,green=0/);
+    assert.equal(w.codeDeploy.deployments().length, before);
+    assert.equal(await weights(), 'blue=70,green=30');
+    // Put it back as cutover left it.
+    await c.send(new ModifyListenerCommand({ ListenerArn: w.alb.listenerArn, DefaultActions: forwardAction(router, { blue: 100, green: 0 }) }));
+  });
+
+  test('a release failing ValidateService: CodeDeploy fails and rolls back, the live group stays at 100%, exit 1', async () => {
+    const { result: run, load } = await underLoad(() => w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'bad1', '--wait'], '104'));
+    assert.equal(run.code, 1, run.stderr + run.stdout);
+    assert.match(run.stderr + run.stdout, /ValidateService: ScriptFailed: \/health\/deep not healthy after 10 tries \(HTTP 503\)/);
+    assert.equal(load.failed, 0, failed(load));
+    assert.equal(await weights(), 'blue=100,green=0');
+    // CodeDeploy's auto-rollback redeploys the group's last good version.
+    await eventually('auto-rollback of bad1 done', () => w.codeDeploy.deployments().at(-1)?.status === 'Succeeded', 60_000);
+    const last = w.codeDeploy.deployments().filter((d) => d.group === 'shop-green');
+    assert.deepEqual(last.slice(-2).map((d) => [d.version, d.status]), [['bad1', 'Failed'], ['v2', 'Succeeded']]);
+  });
+
+  test('a deploy cancelled by a rollback stops its CodeDeploy deployment with auto-rollback', async () => {
+    // Slow hooks (7 × 5 s per instance): the rollback arrives while CodeDeploy still runs.
+    w.codeDeploy.hookMs = 5000;
+    try {
+      const deploy = w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v4', '--wait'], '105');
+      await eventually('CodeDeploy deployment of v4 in progress', () => w.codeDeploy.deployments().some((d) => d.version === 'v4' && d.status === 'InProgress'), 120_000);
+      const rb = await w.cutover(['-c', file, 'rollback', 'shop', 'prod', '--wait'], '106');
+      assert.equal(rb.code, 0, rb.stderr + rb.stdout);
+      assert.notEqual((await deploy).code, 0);
+      await eventually('v4 stopped and rolled back', () => {
+        const d = w.codeDeploy.deployments();
+        const v4 = d.find((x) => x.version === 'v4');
+        return v4?.status === 'Stopped' && d.some((x) => x.rollbackOf === v4.id);
+      }, 60_000);
+      assert.equal(await weights(), 'blue=100,green=0');
+    } finally {
+      w.codeDeploy.hookMs = 50;
+    }
+  });
+
+  test('AccessDenied from CodeDeploy surfaces with the AWS code and is not retried; nothing switched', async () => {
+    await eventually('no active deployment', () => w.codeDeploy.deployments().every((d) => d.status !== 'InProgress' && d.status !== 'Created'), 60_000);
+    w.codeDeploy.denyNext('CreateDeployment', 'AccessDeniedException', 'User: arn:aws:iam::123456789012:user/ci is not authorized to perform: codedeploy:CreateDeployment');
+    const before = w.codeDeploy.deployments().length;
+    const run = await w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v5', '--wait'], '107');
+    assert.equal(run.code, 1, run.stderr + run.stdout);
+    assert.match(run.stderr + run.stdout, /CreateDeployment: AccessDeniedException: User: .* is not authorized to perform: codedeploy:CreateDeployment/);
+    assert.equal(w.codeDeploy.deployments().length, before);
+    assert.equal(await weights(), 'blue=100,green=0');
+  });
+
+  test('throttling from CodeDeploy is retried with backoff and the deploy goes through', async () => {
+    w.codeDeploy.denyNext('GetDeployment', 'ThrottlingException', 'Rate exceeded');
+    const run = await w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v6', '--wait'], '108');
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.ok(w.codeDeploy.denied.includes('GetDeployment: ThrottlingException'));
+    assert.equal(await weights(), 'blue=0,green=100');
+  });
+});
