@@ -87,10 +87,10 @@ describe('blue-green on ALB with CodeDeploy', () => {
     const world = liveOnBlue();
     world.aws.hang.add('v2');
     await withWorker(world, async (tq, env) => {
-      const plan = awsPlan({ env, deployTimeoutMs: 5 * MINUTE });
+      const plan = awsPlan({ env, deployTimeoutMs: 5000, pollIntervalMs: 500 });
       const req = deployRequest(plan, 'v2');
       await sendDeploy(testEnv.client, req, tq);
-      await assert.rejects(childResult(testEnv.client, req.deployId), /still InProgress after 300000 ms; stopped it with auto-rollback/);
+      await assert.rejects(childResult(testEnv.client, req.deployId), /still InProgress after 5000 ms; stopped it with auto-rollback/);
       assert.deepEqual(world.aws.events.map((e) => e.op), ['deploy', 'stop-deployment', 'rollback-deployment']);
       assert.deepEqual(world.aws.weights, { blue: 100, green: 0 });
     });
