@@ -28,11 +28,17 @@ export async function prepareAuditLog(opts: { store: AuditStore; connection: Nat
   const client = new Client({ connection: opts.connection, namespace: opts.namespace });
   const action = { type: 'startWorkflow' as const, workflowType: 'auditPurgeWorkflow', workflowId: 'audit-purge', taskQueue: opts.taskQueue, args: [{ retentionDays: opts.retentionDays }] as [{ retentionDays: number }] };
   const spec = { calendars: [{ hour: 3, minute: 17, comment: 'daily, 03:17 UTC' }] };
+  // The purge is housekeeping: a worker that cannot keep its Schedule (no permission on the
+  // namespace, another worker updating it at the same moment) says so and still runs deploys.
   try {
-    await client.schedule.create({ scheduleId: AUDIT_PURGE_SCHEDULE_ID, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' } });
+    try {
+      await client.schedule.create({ scheduleId: AUDIT_PURGE_SCHEDULE_ID, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' } });
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      // Another worker (or an earlier start) made it: bring its retention up to date.
+      await client.schedule.getHandle(AUDIT_PURGE_SCHEDULE_ID).update((prev) => ({ ...prev, action }));
+    }
   } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    // Another worker (or an earlier start) made it: bring its retention up to date.
-    await client.schedule.getHandle(AUDIT_PURGE_SCHEDULE_ID).update((prev) => ({ ...prev, action }));
+    opts.log(`audit log: could not keep the ${AUDIT_PURGE_SCHEDULE_ID} Schedule (${err instanceof Error ? err.message : String(err)}); old events are not purged until a worker can`);
   }
 }
