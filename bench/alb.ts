@@ -14,6 +14,7 @@ import type { AlbRouter } from '../contract/aws';
 import type { Color } from '../contract';
 import { startLoad, type LoadStats } from '../sandbox/load';
 import { elbv2 } from '../test/support/aws/moto';
+import { activityRuns } from '../test/support/histories';
 import { startAwsWorld, type AwsWorld } from '../test/support/aws/world';
 import { intArg, round, sleep, summary, writeResults } from './common';
 
@@ -23,6 +24,8 @@ const RATE = intArg('rate', 100, 1000);
 
 interface Pass {
   deployWallMs: number[];
+  /** Where a cutover deploy's wall time went (ms), per repeat. */
+  phases?: Record<string, number>[];
   rollbackMs: number[];
   requestsSent: number;
   requestsFailed: number;
@@ -44,12 +47,20 @@ const add = (p: Pass, l: LoadStats): void => {
 };
 
 async function cutoverPass(w: AwsWorld, file: string): Promise<Pass> {
-  const p: Pass = { deployWallMs: [], rollbackMs: [], requestsSent: 0, requestsFailed: 0, failures: [] };
+  const p: Pass = { deployWallMs: [], rollbackMs: [], requestsSent: 0, requestsFailed: 0, failures: [], phases: [] };
   for (let i = 1; i <= REPEATS; i++) {
     const t0 = Date.now();
-    const { result: d, load } = await underLoad(w, () => w.cutover(['-c', file, 'deploy', 'shop', 'prod', `c${i}`, '--wait'], `bench-d${i}`));
+    let cliStart = 0;
+    let cliEnd = 0;
+    const { result: d, load } = await underLoad(w, async () => {
+      cliStart = Date.now();
+      const run = await w.cutover(['-c', file, 'deploy', 'shop', 'prod', `c${i}`, '--wait'], `bench-d${i}`);
+      cliEnd = Date.now();
+      return run;
+    });
     if (d.code !== 0) throw new Error(`cutover deploy c${i} exit ${d.code}: ${d.stderr}`);
     p.deployWallMs.push(Date.now() - t0 - 600);
+    p.phases!.push(await phasesOf(w, `deploy/shop/prod/gitlab-bench-d${i}-c${i}`, `c${i}`, cliStart, cliEnd));
     add(p, load);
     const r0 = Date.now();
     const { result: r, load: l2 } = await underLoad(w, async () => {
@@ -62,6 +73,32 @@ async function cutoverPass(w: AwsWorld, file: string): Promise<Pass> {
     add(p, l2);
   }
   return p;
+}
+
+/**
+ * A cutover deploy's wall time in phases, from its history and the CodeDeploy stand-in: the CLI
+ * until the deploy workflow started, the workflow until CreateDeployment, CodeDeploy's own run,
+ * the poll lag (CodeDeploy done until the activity saw it), health + switch, verify + the end,
+ * and the CLI noticing the end.
+ */
+async function phasesOf(w: AwsWorld, id: string, version: string, cliStart: number, cliEnd: number): Promise<Record<string, number>> {
+  const history = await w.client.workflow.getHandle(id).fetchHistory();
+  const at = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null } | undefined): number => Number(e?.eventTime?.seconds ?? 0) * 1000 + (e?.eventTime?.nanos ?? 0) / 1e6;
+  const [wfStart, wfEnd] = [at(history.events?.[0]), at(history.events?.at(-1))];
+  const runs = await activityRuns(w.client, id);
+  const cd = runs.find((r) => r.type === 'codeDeploy');
+  const switched = runs.filter((r) => r.type === 'albSetWeights').at(-1);
+  const dep = w.codeDeploy.deployments().find((x) => x.version === version);
+  if (!cd || !switched || !dep?.completedAt) return {};
+  return {
+    cliToWorkflowStart: Math.round(wfStart - cliStart),
+    workflowToCreateDeployment: Math.round(dep.createdAt - wfStart),
+    codeDeployRun: dep.completedAt - dep.createdAt,
+    codeDeployPollLag: Math.round(cd.closed - dep.completedAt),
+    healthAndSwitch: Math.round(switched.closed - cd.closed),
+    verifyAndEnd: Math.round(wfEnd - switched.closed),
+    cliNoticesEnd: Math.round(cliEnd - wfEnd),
+  };
 }
 
 /** The seed's steps as a plain script: what an operator's shell script with the SDK would do. */
@@ -118,7 +155,7 @@ async function main(): Promise<void> {
       ratePerSecond: RATE,
       machine: { cpus: cpus().length, loadAverage1mStart: round(load0, 2), loadAverage1mEnd: round(loadavg()[0]!, 2) },
       note: 'deployWallMs: CLI deploy --wait (cutover) or the script (baseline), CodeDeploy stand-in hooks 50 ms and ValidateService 10 × 200 ms; rollbackMs: from the rollback command starting until the data plane (reading moto every 100 ms) forwards to the previous group',
-      cutover: { requestsFailed: cutover.requestsFailed, requestsSent: cutover.requestsSent, deployWallMs: summary(cutover.deployWallMs), rollbackMs: summary(cutover.rollbackMs), failures: cutover.failures },
+      cutover: { requestsFailed: cutover.requestsFailed, requestsSent: cutover.requestsSent, deployWallMs: summary(cutover.deployWallMs), rollbackMs: summary(cutover.rollbackMs), phasesMs: cutover.phases, failures: cutover.failures },
       baseline: { requestsFailed: baseline.requestsFailed, requestsSent: baseline.requestsSent, deployWallMs: summary(baseline.deployWallMs), rollbackMs: summary(baseline.rollbackMs), failures: baseline.failures },
       ratio: { deployWallMs: round(med(cutover.deployWallMs) / med(baseline.deployWallMs), 2), rollbackMs: round(med(cutover.rollbackMs) / med(baseline.rollbackMs), 2) },
     };

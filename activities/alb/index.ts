@@ -15,6 +15,7 @@ import type { AlbRouter } from '../../contract/aws';
 import { ACTIVITY_ERROR } from '../../contract/failures';
 import type { Color, VerifySpec } from '../../contract/spec';
 import { awsCall } from '../aws/errors';
+import { pollDelay } from '../aws/poll';
 import { forwardAction, formatWeights, judgeListener, readForward, readRecord, recordTags, type LiveReading, type Weights } from './listener';
 
 export interface AlbDeps {
@@ -102,6 +103,7 @@ export function createAlbActivities(deps: AlbDeps = {}) {
       const ctx = Context.current();
       const arn = input.router.targetGroups[input.color];
       const deadline = Date.now() + input.timeoutMs;
+      let polls = 0;
       for (;;) {
         const h = await targetsHealth(input.region, arn);
         ctx.heartbeat(h);
@@ -113,7 +115,7 @@ export function createAlbActivities(deps: AlbDeps = {}) {
             message: `${input.color} target group: ${h.total === 0 ? 'no registered targets' : `${h.notHealthy.length} of ${h.total} target(s) not healthy: ${h.notHealthy.join(', ')}`} after ${input.timeoutMs} ms`,
           });
         }
-        await ctx.sleep(input.pollIntervalMs);
+        await ctx.sleep(pollDelay(polls++, input.pollIntervalMs));
       }
     },
 

@@ -16,6 +16,7 @@ import type { AwsPlatform } from '../../contract/aws';
 import type { Color } from '../../contract/spec';
 import { awsCall } from '../aws/errors';
 import { createDeploymentRequest, deploymentState, failedHook } from './requests';
+import { pollDelay } from '../aws/poll';
 
 export const CODEDEPLOY_ERROR = { failed: 'CodeDeployFailed', timedOut: 'CodeDeployTimedOut' } as const;
 
@@ -83,6 +84,7 @@ export function createCodeDeployActivities(deps: CodeDeployDeps = {}) {
           (err: unknown) => ctx.log.warn('could not stop CodeDeploy deployment', { deploymentId: id, error: String(err) }),
         );
       const deadline = started + platform.deployTimeoutMs;
+      let polls = 0;
       try {
         for (;;) {
           const got = await awsCall('GetDeployment', () => c.send(new GetDeploymentCommand({ deploymentId: id })));
@@ -107,7 +109,7 @@ export function createCodeDeployActivities(deps: CodeDeployDeps = {}) {
               details: [{ deploymentId: id, status: state.status }],
             });
           }
-          await ctx.sleep(platform.pollIntervalMs);
+          await ctx.sleep(pollDelay(polls++, platform.pollIntervalMs));
         }
       } catch (err) {
         if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) await stop('cancelled');

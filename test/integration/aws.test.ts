@@ -7,7 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import { DescribeListenersCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { forwardAction } from '../../activities/alb/listener';
 import type { AlbRouter } from '../../contract/aws';
-import { startLoad, type LoadStats } from '../../sandbox/load';
+import type { SetWeightsInput } from '../../activities/alb';
+import { startLoad, type LoadSample, type LoadStats } from '../../sandbox/load';
+import { activityRuns, recordHistory } from '../support/histories';
 import { elbv2 } from '../support/aws/moto';
 import { startAwsWorld, type AwsWorld } from '../support/aws/world';
 import { eventually } from '../support/world';
@@ -44,7 +46,19 @@ async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; load: Lo
   return { result, load: await load.stop() };
 }
 
-const failed = (l: LoadStats) => `${l.failed} of ${l.sent} failed: ${l.failures.slice(0, 5).join('; ')}`;
+/** Each canary step's pause; the share is measured over it. */
+const PAUSE_MS = 5000;
+/** After albSetWeights returned: the data plane reads moto's listener every 100 ms. */
+const SETTLE_MS = 400;
+
+/** Share (percent) of the answers to requests sent between `from` and `to` that came from `version`. */
+function shareIn(samples: LoadSample[], from: number, to: number, version: string): { share: number; answers: number; canary: number } {
+  const inside = samples.filter((s) => s.at >= from && s.at <= to && s.version !== null);
+  const canary = inside.filter((s) => s.version === version).length;
+  return { share: (100 * canary) / Math.max(1, inside.length), answers: inside.length, canary };
+}
+
+const failed = (l: LoadStats) => `${l.failed} of ${l.sent} failed: ${l.failures.slice(0, 5).join('; ')}; data plane: ${w.dataPlane.upstreamErrors().slice(-5).join('; ')}`;
 
 describe('blue-green on ALB through CodeDeploy', () => {
   test('deploy v2 under load: CodeDeploy to green, one listener switch, 0 failed requests through the load balancer', async () => {
@@ -58,6 +72,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     const deps = w.codeDeploy.deployments();
     assert.deepEqual(deps.map((d) => [d.group, d.version, d.status]), [['shop-green', 'v2', 'Succeeded']]);
     assert.deepEqual(Object.values(w.codeDeploy.running()).sort(), ['v1', 'v1', 'v2', 'v2'], 'the old group keeps running for rollback');
+    recordHistory(w.server.address, 'deploy/shop/prod/gitlab-101-v2', 'aws-bluegreen-deploy-succeeded');
   });
 
   test('cutover rollback inside the window flips the listener back in one call', async () => {
@@ -69,6 +84,8 @@ describe('blue-green on ALB through CodeDeploy', () => {
     assert.equal(await weights(), 'blue=100,green=0');
     const res = await fetch(w.dataPlane.url);
     assert.equal(res.headers.get('x-app-version'), 'v1');
+    await w.client.workflow.getHandle('rollback/shop/prod/gitlab-102').result();
+    recordHistory(w.server.address, 'rollback/shop/prod/gitlab-102', 'aws-rollback-succeeded');
   });
 
   test('a listener changed in the console is refused (exit 4), nothing deployed', async () => {
@@ -133,5 +150,34 @@ describe('blue-green on ALB through CodeDeploy', () => {
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.ok(w.codeDeploy.denied.includes('GetDeployment: ThrottlingException'));
     assert.equal(await weights(), 'blue=0,green=100');
+  });
+
+  test('canary 10% -> 50% -> 100% on the listener under load: measured shares follow the weights, 0 failed requests', async () => {
+    // Live: v6 on green. The canary goes to blue.
+    const canaryFile = w.config('canary', (env) => {
+      env.strategy = { canary: { steps: [{ weight: 10, pause: `${PAUSE_MS}ms` }, { weight: 50, pause: `${PAUSE_MS}ms` }, { weight: 100 }] } };
+    });
+    const id = 'deploy/shop/prod/gitlab-109-v7';
+    const { result: run, load } = await underLoad(() => w.cutover(['-c', canaryFile, 'deploy', 'shop', 'prod', 'v7', '--wait'], '109'));
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.equal(load.failed, 0, failed(load));
+    assert.equal(await weights(), 'blue=100,green=0');
+    assert.deepEqual(w.codeDeploy.deployments().filter((d) => d.version === 'v7').map((d) => [d.group, d.status]), [['shop-blue', 'Succeeded']]);
+
+    const moves = (await activityRuns(w.client, id)).filter((r) => r.type === 'albSetWeights');
+    assert.deepEqual(moves.map((m) => (m.input as SetWeightsInput).weights), [{ blue: 10, green: 90 }, { blue: 50, green: 50 }, { blue: 100, green: 0 }], 'one ModifyListener per step');
+    const shares = moves.slice(0, -1).map((m, i) => {
+      const weight = (m.input as SetWeightsInput).weights.blue;
+      return { weight, ...shareIn(load.samples, m.closed + SETTLE_MS, moves[i + 1]!.started, 'v7') };
+    });
+    console.log(`ALB canary shares: ${shares.map((s) => `${s.weight}% -> ${s.share.toFixed(1)}% (${s.canary}/${s.answers})`).join(', ')}`);
+    // ~450 answers per step at 100 req/s: a binomial standard deviation of 1.4% at 10%, 2.4% at 50%.
+    const tolerance: Record<number, [number, number]> = { 10: [5, 15], 50: [40, 60] };
+    for (const s of shares) {
+      const [lo, hi] = tolerance[s.weight]!;
+      assert.ok(s.answers > 250, `${s.weight}%: enough answers in the window (${s.answers})`);
+      assert.ok(s.share >= lo && s.share <= hi, `${s.weight}%: measured ${s.share.toFixed(1)}% (${s.canary}/${s.answers}), expected ${lo}-${hi}%`);
+    }
+    recordHistory(w.server.address, id, 'aws-canary-deploy-succeeded');
   });
 });

@@ -6,6 +6,7 @@ import { ConfigError, parseConfig, resolvePlan } from '../../config/load';
 import { isAwsPlan } from '../../contract/plan-kinds';
 import { allTo, forwardAction, judgeListener, readForward, readRecord, recordTags, split } from '../../activities/alb/listener';
 import { AWS_ERROR, awsFailure, classifyAwsError } from '../../activities/aws/errors';
+import { pollDelay } from '../../activities/aws/poll';
 import { createDeploymentRequest, deploymentState, failedHook, revisionFor } from '../../activities/codedeploy/requests';
 import type { AlbRouter, AwsPlatform } from '../../contract/aws';
 
@@ -190,3 +191,10 @@ const minimalSsh = (metric: string) =>
     '              metrics:',
     metric,
   ].join('\n');
+
+test('AWS polling starts at 50 ms and doubles up to the configured interval', () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8].map((n) => pollDelay(n, 5000)), [50, 100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+  assert.deepEqual([0, 1, 2, 3].map((n) => pollDelay(n, 200)), [50, 100, 200, 200]);
+  assert.equal(pollDelay(1000, 5000), 5000);
+  assert.equal(pollDelay(0, 20), 20, 'never longer than the interval');
+});

@@ -49,6 +49,8 @@ export interface DataPlane {
   healthy(arn: string): string[];
   /** Listener reads that forwarded nowhere (moto mid-update), skipped. */
   glitches(): number;
+  /** Requests answered 502 because the target could not be reached: when, which target, why. */
+  upstreamErrors(): string[];
   close(): Promise<void>;
 }
 
@@ -143,7 +145,11 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     return pool[g.next++ % pool.length];
   }
 
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  // Idle upstream connections are dropped after 1 s, before the targets' own keep-alive timeout
+  // (Node's 5 s) closes them: otherwise a request can go out on a connection the target is
+  // closing and get a reset (the 502s AWS documents for a target keep-alive shorter than the ALB's).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 1000 });
+  const upstreamErrors: string[] = [];
   const server = http.createServer((req, res) => {
     const t = pick();
     if (!t) {
@@ -156,6 +162,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       r.pipe(res);
     });
     up.on('error', (err) => {
+      if (upstreamErrors.length < 100) upstreamErrors.push(`${new Date().toISOString()} ${t.key}: ${err.message}`);
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(`502 Bad Gateway: ${t.key}: ${err.message}\n`);
     });
@@ -169,6 +176,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     url: `http://127.0.0.1:${port}/`,
     weights: () => Object.fromEntries([...groups.values()].map((g) => [g.arn, g.weight])),
     glitches: () => glitches,
+    upstreamErrors: () => [...upstreamErrors],
     healthy: (arn) => groups.get(arn)?.targets.filter((t) => t.healthy).map((t) => t.key) ?? [],
     async sawAllTo(arn, since) {
       for (;;) {

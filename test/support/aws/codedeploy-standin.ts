@@ -80,7 +80,8 @@ export interface CodeDeployStandIn {
   denyNext(op: string, type: string, message: string): void;
   /** Calls answered with a denial so far: `Op: ErrorType`. */
   denied: string[];
-  deployments(): { id: string; group: string; version: string; status: string; rollbackOf?: string }[];
+  /** Every deployment; createdAt/completedAt in epoch ms. */
+  deployments(): { id: string; group: string; version: string; status: string; rollbackOf?: string; createdAt: number; completedAt?: number }[];
   /** What runs on each instance: `address:port` → version. */
   running(): Record<string, string | null>;
   /** Start `version` on a group's instances directly (the world as it was before cutover). */
@@ -339,7 +340,7 @@ export async function startCodeDeployStandIn(o: StandInOptions): Promise<CodeDep
     denyNext: (op, type, message) => void denials.set(op, { type, message }),
     denied,
     deployments: () =>
-      [...deployments.values()].map((d) => ({ id: d.deploymentId, group: d.deploymentGroupName, version: d.version, status: d.status, ...(d.rollbackInfo?.rollbackTriggeringDeploymentId ? { rollbackOf: d.rollbackInfo.rollbackTriggeringDeploymentId } : {}) })),
+      [...deployments.values()].map((d) => ({ id: d.deploymentId, group: d.deploymentGroupName, version: d.version, status: d.status, ...(d.rollbackInfo?.rollbackTriggeringDeploymentId ? { rollbackOf: d.rollbackInfo.rollbackTriggeringDeploymentId } : {}), createdAt: Math.round(d.createTime * 1000), ...(d.completeTime ? { completedAt: Math.round(d.completeTime * 1000) } : {}) })),
     running: () => Object.fromEntries([...instances.values()].flat().map((i) => [`${i.address}:${i.port}`, procs.get(i.id)?.daemon.isRunning() ? procs.get(i.id)!.version : null])),
     async install(group, version) {
       for (const inst of instances.get(group) ?? []) await startApp(inst, version, o.groups[group]!.color);

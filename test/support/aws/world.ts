@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { startDevServer, type DevServer } from '../../../sandbox/devserver';
 import { freePort } from '../../../sandbox/procs';
@@ -14,6 +15,7 @@ import { startFakeSlack, type FakeSlack } from '../fake-slack';
 import { CLI, WorkerProcess, type CliRun } from '../world';
 import { startDataPlane, type DataPlane } from './alb-dataplane';
 import { startCodeDeployStandIn, type CodeDeployStandIn } from './codedeploy-standin';
+import { startGate, type Gate } from './gate';
 import { elbv2, seedAlb, startMoto, TEST_CREDENTIALS, type Moto, type SeededAlb } from './moto';
 
 export interface AwsWorld {
@@ -23,7 +25,10 @@ export interface AwsWorld {
   alb: SeededAlb;
   dataPlane: DataPlane;
   codeDeploy: CodeDeployStandIn;
+  /** The worker's way to the ELBv2 API (moto) and to CodeDeploy: can go down, counts calls. */
+  gates: { elbv2: Gate; codeDeploy: Gate };
   worker: WorkerProcess;
+  client: Client;
   slack: FakeSlack;
   /** Writes cutover.yml for the aws environment shop/prod; returns its path. */
   config(name: string, edit?: (env: Record<string, unknown>) => void): string;
@@ -63,6 +68,8 @@ export async function startAwsWorld(prefix: string, o: AwsWorldOptions = {}): Pr
     stops.push(() => codeDeploy.close());
     const dataPlane = await startDataPlane({ elbv2: elbv2(moto.url), listenerArn: alb.listenerArn, refreshMs: 100, timeScale: o.timeScale ?? 0.02 });
     stops.push(() => dataPlane.close());
+    const gates = { elbv2: await startGate(moto.url), codeDeploy: await startGate(codeDeploy.url) };
+    stops.push(async () => void (await Promise.all([gates.elbv2.close(), gates.codeDeploy.close()])));
     const server = await startDevServer({ dir });
     stops.push(() => server.stop());
     const slack = await startFakeSlack();
@@ -72,12 +79,15 @@ export async function startAwsWorld(prefix: string, o: AwsWorldOptions = {}): Pr
       SLACK_BOT_TOKEN: slack.token,
       SLACK_API_URL: slack.url,
       ...TEST_CREDENTIALS,
-      AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: moto.url,
-      AWS_ENDPOINT_URL_CODEDEPLOY: codeDeploy.url,
+      AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: gates.elbv2.url,
+      AWS_ENDPOINT_URL_CODEDEPLOY: gates.codeDeploy.url,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
     stops.push(() => worker.stop());
     await worker.start();
+    const connection = await Connection.connect({ address: server.address });
+    stops.push(() => connection.close());
+    const client = new Client({ connection });
 
     return {
       dir,
@@ -86,7 +96,9 @@ export async function startAwsWorld(prefix: string, o: AwsWorldOptions = {}): Pr
       alb,
       dataPlane,
       codeDeploy,
+      gates,
       worker,
+      client,
       slack,
       config(name, edit) {
         const env: Record<string, unknown> = {
