@@ -104,8 +104,9 @@ async function phasesOf(w: AwsWorld, id: string, version: string, cliStart: numb
 /** The seed's steps as a plain script: what an operator's shell script with the SDK would do. */
 async function baselinePass(w: AwsWorld): Promise<Pass> {
   const p: Pass = { deployWallMs: [], rollbackMs: [], requestsSent: 0, requestsFailed: 0, failures: [] };
-  const elb = elbv2(w.moto.url);
-  const cd = new CodeDeployClient({ region: 'us-east-1', endpoint: w.codeDeploy.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  // Through the same API gates as the worker (one loopback HTTP hop each).
+  const elb = elbv2(w.gates.elbv2.url);
+  const cd = new CodeDeployClient({ region: 'us-east-1', endpoint: w.gates.codeDeploy.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const router: AlbRouter = { kind: 'alb', listenerArn: w.alb.listenerArn, targetGroups: w.alb.targetGroups, url: w.dataPlane.url };
   const move = (c: Color) => elb.send(new ModifyListenerCommand({ ListenerArn: router.listenerArn, DefaultActions: forwardAction(router, allTo(c)) }));
   for (let i = 1; i <= REPEATS; i++) {
