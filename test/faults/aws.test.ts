@@ -42,6 +42,17 @@ const deploy = (version: string, pipeline: string) => w.cutover(['-c', file, 'de
 const failed = (l: LoadStats) => `${l.failed} of ${l.sent} failed: ${l.failures.slice(0, 5).join('; ')}; data plane: ${w.dataPlane.upstreamErrors().slice(-5).join('; ')}`;
 const deploymentsOf = (version: string) => w.codeDeploy.deployments().filter((d) => d.version === version);
 
+/** `p`, or a failure naming what never happened after `ms` (the timer cleared either way). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} (${ms} ms)`)), ms)));
+  try {
+    return await Promise.race([p, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The last failure of the deploy's pending activities (what the Temporal UI shows while it retries). */
 async function pendingFailure(workflowId: string): Promise<string> {
   const d = await w.client.workflow.getHandle(workflowId).describe();
@@ -56,7 +67,7 @@ describe('AWS path faults', () => {
     // The first target-health read after CodeDeploy succeeded waits at the gate: the worker dies with it in flight.
     const held = w.gates.elbv2.hold('DescribeTargetHealth');
     const running = deploy('v2', '201');
-    await Promise.race([held.reached, sleep(180_000).then(() => assert.fail('the deploy never asked for the green targets\' health'))]);
+    await within(held.reached, 180_000, "the deploy never asked for the green targets' health");
     assert.deepEqual(deploymentsOf('v2').map((d) => [d.group, d.status]), [['shop-green', 'Succeeded']], 'CodeDeploy done when the worker dies');
     assert.equal(w.gates.elbv2.calls('ModifyListener').length, modifies, 'not switched yet');
     await w.worker.kill();
@@ -119,6 +130,32 @@ describe('AWS path faults', () => {
       assert.equal(w.gates.elbv2.calls('ModifyListener').length, modifies, 'no ModifyListener reached ELBv2');
       assert.equal(await weights(), 'blue=100,green=0', 'the live group kept all the traffic');
       assert.deepEqual(Object.keys(stats.versions), ['v3'], 'only the live version answered');
+    } finally {
+      w.codeDeploy.hookMs = 50;
+    }
+  });
+  test('fault: ELBv2 endpoint down before the switch, back within the retry window -> the target-health wait is retried, then one switch; the deploy completes', async () => {
+    w.codeDeploy.hookMs = 300;
+    const load = startLoad([w.dataPlane.url], 100, 5 * 60_000);
+    const modifies = w.gates.elbv2.calls('ModifyListener').length;
+    const id = 'deploy/shop/prod/gitlab-204-v5';
+    try {
+      const running = deploy('v5', '204');
+      await eventually('CodeDeploy deployment of v5 in progress', () => deploymentsOf('v5').some((d) => d.status === 'InProgress'), 120_000);
+      await w.gates.elbv2.down();
+      let seen = '';
+      try {
+        await eventually('the deploy shows why it is retrying', async () => /albWaitHealthy#[2-9]: DescribeTargetHealth: ECONNREFUSED: connect ECONNREFUSED 127\.0\.0\.1:\d+/.test((seen = await pendingFailure(id))), 60_000, 200);
+      } finally {
+        await w.gates.elbv2.up();
+      }
+      console.log(`while ELBv2 was down: ${seen}`);
+      const run = await running;
+      const stats = await load.stop();
+      assert.equal(run.code, 0, run.stdout + run.stderr + w.worker.tail());
+      assert.equal(stats.failed, 0, failed(stats));
+      assert.equal(w.gates.elbv2.calls('ModifyListener').length - modifies, 1, 'the listener switched once');
+      assert.equal(await weights(), 'blue=0,green=100');
     } finally {
       w.codeDeploy.hookMs = 50;
     }
