@@ -111,6 +111,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     await eventually('auto-rollback of bad1 done', () => w.codeDeploy.deployments().at(-1)?.status === 'Succeeded', 60_000);
     const last = w.codeDeploy.deployments().filter((d) => d.group === 'shop-green');
     assert.deepEqual(last.slice(-2).map((d) => [d.version, d.status]), [['bad1', 'Failed'], ['v2', 'Succeeded']]);
+    recordHistory(w.server.address, 'deploy/shop/prod/gitlab-104-bad1', 'aws-bluegreen-validate-failed');
   });
 
   test('a deploy cancelled by a rollback stops its CodeDeploy deployment with auto-rollback', async () => {
