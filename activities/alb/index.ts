@@ -17,6 +17,7 @@ import type { Color, VerifySpec } from '../../contract/spec';
 import { awsCall } from '../aws/errors';
 import { pollDelay } from '../aws/poll';
 import { forwardAction, formatWeights, judgeListener, readForward, readRecord, recordTags, type LiveReading, type Weights } from './listener';
+import { perRegion } from '../aws/clients';
 
 export interface AlbDeps {
   /** A client per region; default: the SDK's own (default credential chain, AWS_ENDPOINT_URL*). */
@@ -52,15 +53,7 @@ export interface VerifyAlbInput {
 }
 
 export function createAlbActivities(deps: AlbDeps = {}) {
-  const clients = new Map<string, ElasticLoadBalancingV2Client>();
-  const client = (region: string): ElasticLoadBalancingV2Client => {
-    let c = clients.get(region);
-    if (!c) {
-      c = deps.client?.(region) ?? new ElasticLoadBalancingV2Client({ region, maxAttempts: 4 });
-      clients.set(region, c);
-    }
-    return c;
-  };
+  const client = perRegion((region) => deps.client?.(region) ?? new ElasticLoadBalancingV2Client({ region, maxAttempts: 4 }));
   const doFetch = deps.fetch ?? fetch;
 
   async function readListenerState({ region, router }: ListenerInput): Promise<LiveReading & { weights?: Weights; versions: Partial<Record<Color, string>> }> {

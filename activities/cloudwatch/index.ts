@@ -8,6 +8,7 @@ import type { AlbRouter, CloudWatchMetric } from '../../contract/aws';
 import type { Color } from '../../contract/spec';
 import { classifyAwsError } from '../aws/errors';
 import { judgeMetricData, metricQueries } from './query';
+import { perRegion } from '../aws/clients';
 
 export interface CloudWatchDeps {
   client?: (region: string) => CloudWatchClient;
@@ -22,15 +23,7 @@ export interface MeasureCloudWatchInput {
 }
 
 export function createCloudWatchActivities(deps: CloudWatchDeps = {}) {
-  const clients = new Map<string, CloudWatchClient>();
-  const client = (region: string): CloudWatchClient => {
-    let c = clients.get(region);
-    if (!c) {
-      c = deps.client?.(region) ?? new CloudWatchClient({ region, maxAttempts: 3 });
-      clients.set(region, c);
-    }
-    return c;
-  };
+  const client = perRegion((region) => deps.client?.(region) ?? new CloudWatchClient({ region, maxAttempts: 3 }));
   return {
     async measureCloudWatch(input: MeasureCloudWatchInput): Promise<Measurement> {
       const { metric } = input;

@@ -17,6 +17,7 @@ import type { Color } from '../../contract/spec';
 import { awsCall } from '../aws/errors';
 import { createDeploymentRequest, deploymentState, failedHook } from './requests';
 import { pollDelay } from '../aws/poll';
+import { perRegion } from '../aws/clients';
 
 export const CODEDEPLOY_ERROR = { failed: 'CodeDeployFailed', timedOut: 'CodeDeployTimedOut' } as const;
 
@@ -43,15 +44,7 @@ interface Progress {
 }
 
 export function createCodeDeployActivities(deps: CodeDeployDeps = {}) {
-  const clients = new Map<string, CodeDeployClient>();
-  const client = (region: string): CodeDeployClient => {
-    let c = clients.get(region);
-    if (!c) {
-      c = deps.client?.(region) ?? new CodeDeployClient({ region, maxAttempts: 4 });
-      clients.set(region, c);
-    }
-    return c;
-  };
+  const client = perRegion((region) => deps.client?.(region) ?? new CodeDeployClient({ region, maxAttempts: 4 }));
 
   async function whyFailed(c: CodeDeployClient, deploymentId: string): Promise<string | undefined> {
     try {
