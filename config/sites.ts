@@ -38,6 +38,7 @@ function build() {
       .strictObject({
         host: hostSchema,
         command: z.string().min(1),
+        dataDir: z.string().regex(/^\/\S*$/, { message: 'an absolute path like /var/lib/postgresql/15/main (where the fence leaves standby.signal)' }).optional(),
         undo: z.string().min(1).optional(),
         reseed: z.string().min(1).optional(),
       }),

@@ -25,6 +25,13 @@ export const fenceSchema = z.strictObject({
   host: hostSchema,
   /** Stops PostgreSQL on that host, e.g. `pg_ctlcluster 15 main stop -m fast`; must succeed when it is already stopped. */
   command: z.string().min(1),
+  /**
+   * Its data directory on that host (e.g. /var/lib/postgresql/15/main). When set, the fence
+   * leaves `standby.signal` there after the stop: started again by anything (a reboot, systemd,
+   * a person), the server comes up in recovery, read-only for every session, so it cannot take
+   * writes beside the promoted standby. The undo removes the file before starting it.
+   */
+  dataDir: z.string().regex(/^\/\S*$/, { message: 'an absolute path like /var/lib/postgresql/15/main' }).optional(),
   /** Optional: starts it again (the undo of an aborted failover before promotion). */
   undo: z.string().min(1).optional(),
   /**

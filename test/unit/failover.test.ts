@@ -2,6 +2,7 @@
 // dig builders, smoke-test judgement, the PagerDuty event, and the `sites:` config section.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { fenceSignalCommand, unfenceSignalCommand } from '../../activities/postgres/fence';
 import { estimateLag, lsnDiff, parseLsn, pgClientConfig } from '../../activities/postgres/lsn';
 import { digArgs, parseDigShort, replaceRrsetBody, rrsetContent, sameAnswer, zoneUrl } from '../../activities/powerdns/api';
 import { pagerDutyEvent, smokeProblem, targetFor } from '../../activities/probe/judge';
@@ -34,6 +35,16 @@ describe('WAL positions and lag', () => {
     assert.equal(pgClientConfig(conn, { PG_PW: 's3cret' }).password, 's3cret');
     assert.throws(() => pgClientConfig(conn, {}), /no PG_PW \(the database password for app@db:5432\)/);
     assert.equal('password' in pgClientConfig({ ...conn, passwordEnv: undefined }, {}), false);
+  });
+});
+
+describe('durable fence', () => {
+  test('leaves standby.signal owned like the data directory and checks it; the undo removes it; paths are quoted', () => {
+    assert.equal(
+      fenceSignalCommand('/var/lib/postgresql/15/main/'),
+      'test -d /var/lib/postgresql/15/main/ && touch /var/lib/postgresql/15/main/standby.signal && chown --reference=/var/lib/postgresql/15/main/ /var/lib/postgresql/15/main/standby.signal && test -f /var/lib/postgresql/15/main/standby.signal',
+    );
+    assert.equal(unfenceSignalCommand('/srv/pg data'), "rm -f '/srv/pg data/standby.signal'");
   });
 });
 
