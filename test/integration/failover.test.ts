@@ -1,14 +1,16 @@
 // Disaster-recovery failover on the real world (test/support/dr-world.ts): PostgreSQL 15 primary
 // with a synchronous streaming standby, PowerDNS, sshd sandbox sites, the Temporal dev server and
 // the worker as its own process, driven by the real `cutover` CLI.
-// 1. Under steady writes the primary's PostgreSQL and app die; the monitor (auto) detects,
-//    pages, fails over; the worker is SIGKILLed after the promotion and the restarted one
-//    finishes without a second promotion. The old primary refuses connections, the standby
-//    took over with every acknowledged write and takes new ones (the old primary, started again
-//    by its host while the worker was down, is stopped again before the failover is declared,
-//    with a warning), dig sees the new answer, the
-//    smoke test passed through it, and the result carries RTO, RPO and step durations.
-//    Then `cutover failback` re-seeds fra from ams and fails over back to it with every write.
+// 1. Under HTTP load through the DNS name (resolved at PowerDNS; every request a write the app
+//    acknowledges with its row id) the primary's PostgreSQL and app die; the monitor (auto)
+//    detects, pages, fails over; the worker is SIGKILLed after the promotion and the restarted
+//    one finishes without a second promotion. The old primary, started again by its host while
+//    the worker was down, comes up read-only (the fence's standby.signal): no session can write
+//    to it, and it is stopped again before the failover is declared. The standby took over with
+//    every write the app acknowledged and takes the new ones; dig sees the new answer, the smoke
+//    test passed through it, and the result carries RTO, RPO and step durations. Started once
+//    more, the old primary still refuses writes; then `cutover failback` re-seeds it from ams
+//    and fails over back to it with every write.
 // 2. A standby whose replay is paused lags past the gate: `failover start` refuses (exit 4)
 //    and the fence's undo brings the old primary back; with --accept-data-loss it goes ahead
 //    and reports the RPO estimate and a warning.
@@ -21,6 +23,7 @@ import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { monitorStateQuery, monitorWorkflowId, failoverStateQuery, type FailbackResult, type FailoverResult } from '../../contract/failover';
 import { httpGet } from '../../activities/probe';
+import { lookupVia, startLoad } from '../../sandbox/load';
 import { sleep } from '../../sandbox/procs';
 import { activityRuns } from '../support/histories';
 import { DNS_NAME, SITE, startDrWorld, type DrWorld } from '../support/dr-world';
@@ -47,24 +50,23 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
   }
 }
 
-/** Inserts rows one by one as fast as the primary acknowledges them, until it fails. */
-function steadyWriter(port: number): { acked: number[]; stopped: Promise<string> } {
-  const acked: number[] = [];
-  const stopped = (async (): Promise<string> => {
-    const c = await connect(port);
-    try {
-      for (;;) {
-        const r = await c.query<{ id: string }>('INSERT INTO orders DEFAULT VALUES RETURNING id');
-        acked.push(Number(r.rows[0]!.id));
-        await sleep(5);
-      }
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  })();
-  return { acked, stopped };
+/** The old primary up again must be in recovery and refuse writes, whatever the session sets; its highest order id. */
+async function assertRefusesWrites(port: number): Promise<number> {
+  const c = await connect(port);
+  try {
+    assert.equal((await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, true, 'up in recovery (standby.signal)');
+    const rows = "SELECT count(*)::text || '/' || coalesce(max(id), 0)::text AS n FROM orders";
+    const before = (await c.query<{ n: string }>(rows)).rows[0]!.n;
+    await assert.rejects(c.query('INSERT INTO orders DEFAULT VALUES'), /read-only transaction/);
+    await c.query('SET default_transaction_read_only = off');
+    await assert.rejects(c.query('BEGIN READ WRITE'), /cannot set transaction read-write mode during recovery/);
+    await c.query('ROLLBACK');
+    await assert.rejects(c.query('INSERT INTO orders DEFAULT VALUES'), /read-only transaction/);
+    assert.equal((await c.query<{ n: string }>(rows)).rows[0]!.n, before, 'no write landed on it');
+    return Number(before.split('/')[1]);
+  } finally {
+    await c.end();
+  }
 }
 
 describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
@@ -76,33 +78,41 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     const monitor = w.client.workflow.getHandle(monitorWorkflowId(SITE));
     await eventually('a good probe', async () => ((await monitor.query(monitorStateQuery)).lastProbe?.ok ? true : undefined));
 
-    const writer = steadyWriter(w.primary.port);
+    // Users: 20 requests a second through the DNS name, each a write the app acknowledges.
+    const load = startLoad([`http://app.example.test:${w.appPort}/`], 20, 10 * 60_000, { lookup: lookupVia('127.0.0.1', w.pdns.dnsPort) });
+    const stats = await eventually('writes through the app', async () => {
+      const probe = await httpGet(new URL(`http://${w.addresses.fra}:${w.appPort}/`), 2000);
+      return probe.headers['x-write-id'] !== undefined && probe.status === 200 ? true : undefined;
+    });
+    assert.ok(stats);
     await sleep(1500);
-    assert.ok(writer.acked.length > 10, `writes flow: ${writer.acked.length}`);
     // The primary dies: its app and its PostgreSQL (immediate shutdown, as a crash).
     execFileSync(`${w.fra.root}/bin/slot`, ['stop', 'blue']);
     process.kill(Number(readFileSync(`${w.primary.dataDir}/postmaster.pid`, 'utf8').split('\n')[0]), 'SIGQUIT');
     const killedAt = Date.now();
-    const writerError = await writer.stopped;
 
     // Between promotion and DNS (the standby's app start takes a few seconds): kill the worker.
     const failoverId = await eventually('the failover', async () => (await monitor.query(monitorStateQuery)).incident?.failoverId ?? undefined);
     const failover = w.client.workflow.getHandle(failoverId);
     await eventually('the promotion', async () => ((await failover.query(failoverStateQuery)).phase === 'scale' ? true : undefined));
     await w.worker.kill();
-    // Meanwhile the old primary's host starts its PostgreSQL again (a reboot): it must not stay up.
+    // Meanwhile the old primary's host starts its PostgreSQL again (a reboot): the fence's
+    // standby.signal brings it up in recovery, so it cannot take a write, even one that asks.
     w.restartPrimary();
-    await (await connect(w.primary.port)).end();
+    const oldMaxId = await assertRefusesWrites(w.primary.port);
     await w.worker.start();
 
     const r = (await monitor.result()) as FailoverResult;
     const rtoMs = Date.now() - killedAt;
+    await sleep(3000); // users keep writing, now on ams
+    const loadStats = await load.stop();
+    const acked = loadStats.writes.map((x) => Number(x.id));
     assert.equal(r.phase, 'done');
     assert.deepEqual(r.steps.map((s) => s.step), ['fence', 'lag-gate', 'promote', 'scale', 'dns', 'smoke', 'declare']);
     assert.ok(r.rtoMs > 2000 && r.rtoMs <= rtoMs + 2000, `RTO from detection: ${r.rtoMs} (kill → result ${rtoMs})`);
     assert.deepEqual(r.rpo, { bytes: 0, seconds: 0 });
-    assert.equal(r.warnings.length, 1, r.warnings.join('\n'));
-    assert.match(r.warnings[0]!, /fra's database came back during the failover .* stopped again/);
+    assert.deepEqual(r.warnings, [], 'a restart of the fenced primary is no warning: it came back read-only');
+    assert.match(r.steps.find((s) => s.step === 'declare')!.summary, /fra fenced \(it had come back read-only: the standby\.signal fence held; stopped again\)/);
 
     // One promotion, though the worker died after it.
     const runs = await activityRuns(w.client, failoverId);
@@ -111,17 +121,26 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     assert.equal((promotes[0]!.result as { promoted: boolean }).promoted, true);
     assert.equal(w.worker.startCount, 2);
 
-    // The old primary refuses; the new one has every acknowledged write and takes new ones.
+    // The old primary is stopped; the new one has every write the app acknowledged, and the
+    // writes acknowledged after the DNS change went to it.
     await assert.rejects(connect(w.primary.port), /ECONNREFUSED|connect/);
+    const dnsAt = r.steps.find((s) => s.step === 'dns')!.startedAt;
+    const after = loadStats.writes.filter((x) => x.at > dnsAt + r.steps.find((s) => s.step === 'dns')!.ms!);
+    assert.ok(acked.length > 10 && after.length > 10, `acknowledged writes ${acked.length}, after the DNS change ${after.length}`);
+    assert.ok(loadStats.writes.some((x) => x.at < killedAt), 'writes acknowledged before the kill');
     const c = await connect(w.standby.port);
     try {
       assert.equal((await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, false);
-      const have = await c.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [writer.acked]);
-      assert.equal(Number(have.rows[0]!.n), writer.acked.length, `acknowledged writes lost: ${writer.acked.length - Number(have.rows[0]!.n)} (writer stopped: ${writerError})`);
+      const have = await c.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [acked]);
+      assert.equal(Number(have.rows[0]!.n), acked.length, `acknowledged writes lost: ${acked.length - Number(have.rows[0]!.n)}`);
       await c.query('INSERT INTO orders DEFAULT VALUES');
     } finally {
       await c.end();
     }
+    assert.ok(after.every((x) => Number(x.id) > oldMaxId), `the writes after the failover are not on the old primary (its highest id ${oldMaxId})`);
+    // Started again after the failover, it still refuses writes (and failback must re-seed it, running).
+    w.restartPrimary();
+    await assertRefusesWrites(w.primary.port);
 
     // DNS as the server itself answers, and the app behind it.
     assert.deepEqual(w.pdns.dig(DNS_NAME), [w.addresses.ams]);
@@ -159,13 +178,16 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     const f = await connect(w.primary.port);
     try {
       assert.equal((await f.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, false);
-      const all = await f.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [writer.acked]);
-      assert.equal(Number(all.rows[0]!.n), writer.acked.length, 'every acknowledged write came back');
-      assert.ok(Number((await f.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]!.n) > writer.acked.length, 'with the write taken by ams');
+      const all = await f.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [acked]);
+      assert.equal(Number(all.rows[0]!.n), acked.length, 'every acknowledged write came back');
     } finally {
       await f.end();
     }
-    console.log(`failover figures: RTO ${r.rtoMs} ms (kill → result ${rtoMs} ms), steps ${r.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}, acknowledged writes ${writer.acked.length}, lost 0; failback RTO ${fb.failover.rtoMs} ms after ${fb.catchUpMs} ms catch-up`);
+    console.log(
+      `failover figures: RTO ${r.rtoMs} ms (kill → result ${rtoMs} ms), steps ${r.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}; ` +
+        `HTTP load through the DNS name: ${loadStats.sent} requests, ${loadStats.failed} failed, ${acked.length} writes acknowledged (${after.length} after the DNS change), lost 0; ` +
+        `failback RTO ${fb.failover.rtoMs} ms after ${fb.catchUpMs} ms catch-up`,
+    );
   });
 
   test('lag above the gate is refused (exit 4, fence undone); --accept-data-loss promotes and reports the RPO', { timeout: 600_000 }, async () => {
