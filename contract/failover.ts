@@ -171,6 +171,8 @@ export const failoverSpecSchema = z.strictObject({
   gates: gatesSchema,
   /** Start the failover without waiting for `cutover failover confirm`. */
   auto: z.boolean(),
+  /** Who may confirm a failover (CLI or the Slack button); absent: anyone who can reach Temporal or is in slackUsers. */
+  confirmers: z.array(z.string().min(1)).min(1).optional(),
   slack: z.strictObject({ channel: z.string().min(1) }).optional(),
   pagerDuty: pagerDutySchema.optional(),
   /** Write the failover's steps to the audit log (cutover.yml has `audit:`). */

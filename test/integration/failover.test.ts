@@ -14,21 +14,26 @@
 // 2. A standby whose replay is paused lags past the gate: `failover start` refuses (exit 4)
 //    and the fence's undo brings the old primary back; with --accept-data-loss it goes ahead
 //    and reports the RPO estimate and a warning.
-// 3. A Vultr standby (the API stand-in): instances from the snapshot, one create's answer lost
-//    and not repeated, DNS gets the instances' IPs and the smoke test passes through them.
+// 3. A Vultr standby (the API stand-in), confirmed in Slack: the monitor's incident message has
+//    a "Confirm failover" button; `cutover slack-gateway` (the real CLI process) refuses forged
+//    and stale signatures (401), an unmapped Slack user and a mapped one who is not a confirmer,
+//    and fails over on bob's click. Instances from the snapshot, one create's answer lost and not
+//    repeated, DNS gets the instances' IPs and the smoke test passes through them.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { monitorStateQuery, monitorWorkflowId, failoverStateQuery, type FailbackResult, type FailoverResult } from '../../contract/failover';
 import { httpGet } from '../../activities/probe';
 import { lookupVia, startLoad } from '../../sandbox/load';
-import { sleep } from '../../sandbox/procs';
+import { freePort, sleep } from '../../sandbox/procs';
 import { activityRuns } from '../support/histories';
-import { DNS_NAME, SITE, startDrWorld, type DrWorld } from '../support/dr-world';
+import { DNS_NAME, SITE, startDrWorld } from '../support/dr-world';
 
-const worlds: DrWorld[] = [];
+const worlds: { stop(): Promise<void> }[] = [];
 after(async () => {
   for (const w of worlds) await w.stop();
 });
@@ -48,6 +53,32 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(200);
   }
+}
+
+const SECRET = 'dr-signing-secret';
+
+/** Slack's request signing: v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>"). */
+function signed(body: string, at = Math.floor(Date.now() / 1000), secret = SECRET): Record<string, string> {
+  const signature = `v0=${createHmac('sha256', secret).update(`v0:${at}:${body}`).digest('hex')}`;
+  return { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(at), 'x-slack-signature': signature };
+}
+
+/** A click on the "Confirm failover" button of message `ts` in `channel` by Slack user `user`. */
+function confirmClick(user: string, monitorId: string, channel: string, ts: string): string {
+  const payload = {
+    type: 'block_actions',
+    user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: 'T0TEAM' },
+    api_app_id: 'A0APP',
+    token: 'legacy-verification-token',
+    container: { type: 'message', message_ts: ts, channel_id: channel, is_ephemeral: false },
+    trigger_id: '1.2.3',
+    team: { id: 'T0TEAM', domain: 'example' },
+    channel: { id: channel, name: 'incidents' },
+    message: { type: 'message', ts, text: 'incident' },
+    response_url: 'http://127.0.0.1:9/unused',
+    actions: [{ type: 'button', action_id: 'cutover_confirm_failover', block_id: 'cutover_failover', value: monitorId, action_ts: '1700000000.000001', text: { type: 'plain_text', text: 'Confirm failover' } }],
+  };
+  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
 
 /** The old primary up again must be in recovery and refuse writes, whatever the session sets; its highest order id. */
@@ -234,15 +265,50 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     const w = await startDrWorld('dr-vultr', { auto: false, vultr: { count: 2 } });
     worlds.push(w);
     w.vultr!.failNextCreate();
-    const r = await w.cutover(['failover', 'start', SITE, '--wait', '--json', '--key', 'v1']);
-    assert.equal(r.code, 0, r.stderr);
-    const result = (JSON.parse(r.stdout) as { result: FailoverResult }).result;
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/slack/events`;
+    let gatewayLog = '';
+    const gateway = spawn(join(__dirname, '..', '..', 'bin', 'cutover'), ['-c', w.configFile, 'slack-gateway'], {
+      env: { ...process.env, SLACK_SIGNING_SECRET: SECRET, CUTOVER_GATEWAY_PORT: String(port), SLACK_BOT_TOKEN: w.slack.token, SLACK_API_URL: w.slack.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    worlds.push({ stop: async () => void gateway.kill('SIGKILL') });
+    gateway.stdout.on('data', (d: Buffer) => (gatewayLog += d.toString()));
+    gateway.stderr.on('data', (d: Buffer) => (gatewayLog += d.toString()));
+    const started = await w.cutover(['failover', 'monitor', SITE, '--json']);
+    assert.equal(started.code, 0, started.stderr);
+    const monitor = w.client.workflow.getHandle(monitorWorkflowId(SITE));
+    await eventually('a good probe', async () => ((await monitor.query(monitorStateQuery)).lastProbe?.ok ? true : undefined));
+    await eventually('the gateway listens', async () => (gatewayLog.includes('listening') ? true : undefined), 60_000);
+
+    // fra's app dies: the incident's Slack message carries the button.
+    execFileSync(`${w.fra.root}/bin/slot`, ['stop', 'blue']);
+    await eventually('the incident', async () => ((await monitor.query(monitorStateQuery)).phase === 'incident' ? true : undefined));
+    const message = await eventually('the Confirm failover button', async () =>
+      w.slack.calls().some((c) => c.method === 'chat.postMessage' && JSON.stringify(c.body).includes('cutover_confirm_failover')) ? w.slack.messages().find((m) => m.text.includes('Confirm here')) : undefined,
+    );
+    const phase = async (): Promise<string> => (await monitor.query(monitorStateQuery)).phase;
+    const bob = confirmClick('U0BOB', monitorWorkflowId(SITE), message.channel, message.ts);
+    assert.equal((await fetch(url, { method: 'POST', body: bob, headers: signed(bob, undefined, 'not-the-secret') })).status, 401, 'a forged signature is refused');
+    assert.equal((await fetch(url, { method: 'POST', body: bob, headers: signed(bob, Math.floor(Date.now() / 1000) - 6 * 60) })).status, 401, 'a stale request is refused');
+    for (const user of ['U0EVE', 'U0CAROL']) {
+      const c = confirmClick(user, monitorWorkflowId(SITE), message.channel, message.ts);
+      assert.equal((await fetch(url, { method: 'POST', body: c, headers: signed(c) })).status, 200);
+    }
+    await eventually('carol refused', async () => (/confirm of monitor\/shop by carol: refused: carol may not confirm a failover of shop \(confirmers: bob, alice\)/.test(gatewayLog) ? true : undefined));
+    assert.match(gatewayLog, /confirm of monitor\/shop by U0EVE: refused: Slack user U0EVE is not mapped/);
+    assert.equal(await phase(), 'incident', 'nothing changed by forged, stale, unmapped or unallowed clicks');
+    assert.equal((await fetch(url, { method: 'POST', body: bob, headers: signed(bob) })).status, 200);
+    const result = (await monitor.result()) as FailoverResult;
+    assert.match(gatewayLog, /confirm of monitor\/shop by bob: failing over/);
+    assert.ok(w.slack.messages().find((m) => m.ts === message.ts)?.updates.some((u) => u.includes('failover confirmed by bob')), 'the message is updated in place');
     const instances = w.vultr!.instances();
     assert.deepEqual(instances.map((i) => i.label).sort(), ['ams-app-1', 'ams-app-2'], 'no duplicated server after the lost create');
     const ips = instances.map((i) => i.main_ip).sort();
     assert.deepEqual(ips, ['127.0.0.51', '127.0.0.52']);
     assert.deepEqual(w.pdns.dig(DNS_NAME), ips);
     assert.deepEqual(result.dnsAnswer, ips);
+    assert.equal(result.phase, 'done');
     assert.match(result.steps.find((s) => s.step === 'scale')!.summary, /Vultr instance\(s\) created/);
     assert.match(result.steps.find((s) => s.step === 'smoke')!.summary, /requests to 127\.0\.0\.51, 127\.0\.0\.52: 0 failed/);
     assert.equal(w.standby.sql('SELECT pg_is_in_recovery()'), 'f');

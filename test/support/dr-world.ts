@@ -169,6 +169,8 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
       : standbySite;
     const config = {
       temporal: { address: server.address, uiUrl: server.uiUrl },
+      // For the "Confirm failover" button (cutover slack-gateway): bob may confirm, carol may not.
+      slackUsers: { bob: 'U0BOB', carol: 'U0CAROL' },
       apps: { demo: { environments: { none: { hosts: [fra.spec], slots: { blue: { port: appPort }, green: { port: fra.ports.green }, start: 'true', stop: 'true' }, router: { nginx: { upstreamFile: fra.upstreamFile } } } } } },
       sites: {
         [SITE]: {
@@ -183,6 +185,7 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
           smoke: { url: `http://app.example.test:${appPort}/`, versionHeader: 'X-App-Version', version: 'v1', requests: 5, watch: '2s', maxErrorRate: 0 },
           gates: { maxLagBytes: opts.maxLagBytes ?? 0, maxLagSeconds: 1, unreachablePrimary: { wait: '10s', then: 'fail' } },
           auto: opts.auto ?? false,
+          confirmers: ['bob', 'alice'],
           slack: { channel: '#incidents' },
           pagerDuty: { url: pager.url, routingKeyEnv: 'PD_ROUTING_KEY' },
         },
