@@ -197,6 +197,15 @@ describe('sites: in cutover.yml', () => {
     assert.equal(spec.auto, false);
     assert.equal(resolveSite(parseConfig(file()).sites, 'nope'), undefined);
     assert.equal(reversed(spec).primary.name, 'ams');
+    assert.equal(spec.primary.fence.dataDir, undefined);
+    assert.equal(spec.confirmers, undefined);
+  });
+
+  test('the durable fence\'s data directory and the confirmers', () => {
+    const text = file(['    confirmers: [alice, bob]']).replace('command: "pg_ctlcluster 15 main stop -m fast" }', 'command: "pg_ctlcluster 15 main stop -m fast", dataDir: /var/lib/postgresql/15/main }');
+    const spec = resolveSite(parseConfig(text).sites, 'shop')!;
+    assert.equal(spec.primary.fence.dataDir, '/var/lib/postgresql/15/main');
+    assert.deepEqual(spec.confirmers, ['alice', 'bob']);
   });
 
   test('a Vultr standby: its DNS content defaults to its instances, its label to <site>-app', () => {
@@ -233,6 +242,8 @@ describe('sites: in cutover.yml', () => {
       assert.fail('expected a ConfigError');
     };
     assert.match(errors(file(['    gates: { maxLagBytes: lots }'])), /sites\.shop\.gates\.maxLagBytes: expected a size like/);
+    assert.match(errors(file().replace('stop -m fast" }', 'stop -m fast", dataDir: pgdata }')), /sites\.shop\.primary\.fence\.dataDir: an absolute path like/);
+    assert.match(errors(file(['    confirmers: []'])), /sites\.shop\.confirmers: name at least one, or leave confirmers out/);
     assert.match(errors(file().replace('name: app.example.com.', 'name: app.example.com')), /sites\.shop\.dns\.name: write the name fully qualified with its trailing dot/);
     assert.match(errors(file().replace('nameserver: "127.0.0.1:5300"', 'nameserver: "127.0.0.1"')), /sites\.shop\.dns\.powerdns\.nameserver: expected address:port/);
     assert.match(errors(file().replace('apiKeyEnv: PDNS_API_KEY', 'apiKeyEnv: "my key"')), /sites\.shop\.dns\.powerdns\.apiKeyEnv: .*name of an environment variable/);
