@@ -60,6 +60,8 @@ async function oneRun(n: number) {
       writesAfterDnsChange: stats.writes.filter((x) => x.at > dnsDone).length,
       httpRequests: stats.sent,
       httpFailed: stats.failed,
+      /** Failed requests sent after the DNS change was confirmed (the rest fell in the outage: kill → new answer). */
+      httpFailedAfterDnsChange: stats.samples.filter((x) => !x.ok && x.at > dnsDone).length,
       warnings: r.warnings,
     };
   } finally {
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
   for (let i = 1; i <= runs && !interrupted.value; i++) {
     const r = await oneRun(i);
-    console.log(`run ${i}: RTO ${r.rtoMs} ms (detection ${r.detectionMs} ms); HTTP ${r.httpFailed} of ${r.httpRequests} failed; acknowledged writes lost ${r.acknowledgedWritesLost} of ${r.acknowledgedWrites} (${r.writesAfterDnsChange} after the DNS change)`);
+    console.log(`run ${i}: RTO ${r.rtoMs} ms (detection ${r.detectionMs} ms); HTTP ${r.httpFailed} of ${r.httpRequests} failed (${r.httpFailedAfterDnsChange} after the DNS change); acknowledged writes lost ${r.acknowledgedWritesLost} of ${r.acknowledgedWrites} (${r.writesAfterDnsChange} after the DNS change)`);
     results.push(r);
   }
   const worst = results.reduce((a, b) => (b.rtoMs > a.rtoMs ? b : a));
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
     rpoBytes: Math.max(...results.map((r) => r.rpoBytes ?? 0)),
     acknowledgedWritesLost: results.reduce((s, r) => s + r.acknowledgedWritesLost, 0),
     httpFailed: results.map((r) => r.httpFailed),
+    httpFailedAfterDnsChange: results.map((r) => r.httpFailedAfterDnsChange),
     httpRequests: results.map((r) => r.httpRequests),
     results,
     loadAverage: { before: loadBefore.map((x) => round(x, 2)), after: loadavg().map((x) => round(x, 2)) },
