@@ -97,7 +97,8 @@ export async function failoverWorkflow(raw: FailoverRequest): Promise<FailoverRe
         const r = await dbOps.pgFence.executeWithOptions({ summary: `fence ${primary.name}: stop its PostgreSQL on ${primary.fence.host.name}` }, [{ fence: primary.fence, database: primary.database }]);
         if (r.reachable) {
           saga.push(`start ${primary.name}'s database again`, async () => {
-            if (primary.fence.undo) await dbOps.pgUnfence.executeWithOptions({ summary: `undo the fence: start ${primary.name}'s PostgreSQL again` }, [{ fence: primary.fence, database: primary.database }]);
+            // fence.dataDir is newer than every recorded history, so this condition replays as before.
+            if (primary.fence.undo || primary.fence.dataDir) await dbOps.pgUnfence.executeWithOptions({ summary: `undo the fence: start ${primary.name}'s PostgreSQL again` }, [{ fence: primary.fence, database: primary.database }]);
           });
           return { value: r, summary: `fenced ${primary.name}: ${r.detail}` };
         }
