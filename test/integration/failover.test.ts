@@ -261,7 +261,7 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     await assert.rejects(connect(w.primary.port));
   });
 
-  test('a Vultr standby: instances created from the snapshot (one create lost half-way, no duplicate), DNS gets their IPs, smoke passes through them', { timeout: 600_000 }, async () => {
+  test('confirmed with the Slack button (forged, stale, unmapped and non-confirmer clicks change nothing), a Vultr standby: instances created from the snapshot (one create lost half-way, no duplicate), DNS gets their IPs, smoke passes through them', { timeout: 600_000 }, async () => {
     const w = await startDrWorld('dr-vultr', { auto: false, vultr: { count: 2 } });
     worlds.push(w);
     w.vultr!.failNextCreate();
