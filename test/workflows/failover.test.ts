@@ -208,6 +208,21 @@ describe('failover workflow', () => {
     });
   });
 
+  test('with the durable fence (fence.dataDir) an old primary that comes back is read-only: stopped again, no warning, the declare step says so', async () => {
+    const world = new FakeWorld([]);
+    world.dr.before = async (a) => {
+      if (a === 'dnsRepoint') world.dr.db('fra').running = true;
+    };
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site);
+      spec.primary.fence = { ...spec.primary.fence, dataDir: '/var/lib/postgresql/15/main' };
+      const r = (await (await startFailover(tq, request(spec))).result()) as FailoverResult;
+      assert.equal(world.dr.db('fra').running, false);
+      assert.deepEqual(r.warnings, []);
+      assert.match(r.steps.find((s) => s.step === 'declare')!.summary, /fra fenced \(it had come back read-only: the standby\.signal fence held; stopped again\)/);
+    });
+  });
+
   test('a DNS API that fails twice is retried; the record is changed once and the failover completes', async () => {
     const world = new FakeWorld([]);
     world.dr.dnsFailures = 2;
