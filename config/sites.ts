@@ -38,6 +38,7 @@ function build() {
       .strictObject({
         host: hostSchema,
         command: z.string().min(1),
+        dataDir: z.string().regex(/^\/\S*$/, { message: 'an absolute path like /var/lib/postgresql/15/main (where the fence leaves standby.signal)' }).optional(),
         undo: z.string().min(1).optional(),
         reseed: z.string().min(1).optional(),
       }),
@@ -136,6 +137,8 @@ function build() {
     smoke,
     gates,
     auto: z.boolean().default(false),
+    /** Approver names (as in slackUsers) who may confirm a failover; absent: anyone. */
+    confirmers: z.array(z.string().min(1)).min(1, { message: 'name at least one, or leave confirmers out' }).optional(),
     slack: z.strictObject({ channel: z.string().min(1) }).optional(),
     pagerDuty: z.strictObject({ url: httpUrl('https://events.pagerduty.com/v2/enqueue'), routingKeyEnv: envVarNameSchema }).optional(),
   });
@@ -216,6 +219,7 @@ export function resolveSite(sites: SitesConfig | undefined, name: string, audit 
       unreachablePrimary: { waitMs: s.gates.unreachablePrimary.wait, then: s.gates.unreachablePrimary.then },
     },
     auto: s.auto,
+    ...(s.confirmers ? { confirmers: s.confirmers } : {}),
     ...(s.slack ? { slack: s.slack } : {}),
     ...(s.pagerDuty ? { pagerDuty: s.pagerDuty } : {}),
     ...(audit ? { audit: true } : {}),

@@ -25,6 +25,13 @@ export const fenceSchema = z.strictObject({
   host: hostSchema,
   /** Stops PostgreSQL on that host, e.g. `pg_ctlcluster 15 main stop -m fast`; must succeed when it is already stopped. */
   command: z.string().min(1),
+  /**
+   * Its data directory on that host (e.g. /var/lib/postgresql/15/main). When set, the fence
+   * leaves `standby.signal` there after the stop: started again by anything (a reboot, systemd,
+   * a person), the server comes up in recovery, read-only for every session, so it cannot take
+   * writes beside the promoted standby. The undo removes the file before starting it.
+   */
+  dataDir: z.string().regex(/^\/\S*$/, { message: 'an absolute path like /var/lib/postgresql/15/main' }).optional(),
   /** Optional: starts it again (the undo of an aborted failover before promotion). */
   undo: z.string().min(1).optional(),
   /**
@@ -164,6 +171,8 @@ export const failoverSpecSchema = z.strictObject({
   gates: gatesSchema,
   /** Start the failover without waiting for `cutover failover confirm`. */
   auto: z.boolean(),
+  /** Who may confirm a failover (CLI or the Slack button); absent: anyone who can reach Temporal or is in slackUsers. */
+  confirmers: z.array(z.string().min(1)).min(1).optional(),
   slack: z.strictObject({ channel: z.string().min(1) }).optional(),
   pagerDuty: pagerDutySchema.optional(),
   /** Write the failover's steps to the audit log (cutover.yml has `audit:`). */

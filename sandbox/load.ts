@@ -1,7 +1,8 @@
 // A bounded load generator: a steady rate of requests through the routers for as long as it
 // runs, recording every failure, the versions that answered and the latency of each request.
+import { Resolver } from 'node:dns';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 
 export interface LoadStats {
   sent: number;
@@ -29,6 +30,8 @@ export interface LoadStats {
   latenciesMs: number[];
   /** One entry per request: when it was sent (epoch ms), its latency, and whether it failed. */
   samples: LoadSample[];
+  /** Writes the app acknowledged (a 2xx with X-Write-Id): when the request was sent and the row's id. */
+  writes: { at: number; id: string }[];
 }
 
 export interface LoadIncident {
@@ -59,9 +62,9 @@ export interface Load {
 }
 
 /** Send `ratePerSecond` requests in total, spread over `urls`, until stop() or `maxMs`. */
-export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_000, opts: { maxSockets?: number } = {}): Load {
+export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_000, opts: { maxSockets?: number; lookup?: LookupFunction } = {}): Load {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 64 });
-  const stats: LoadStats = { sent: 0, failed: 0, failures: [], staleRetries: 0, staleRetriesNotFlaggedByNode: 0, incidents: [], versions: {}, latenciesMs: [], samples: [] };
+  const stats: LoadStats = { sent: 0, failed: 0, failures: [], staleRetries: 0, staleRetriesNotFlaggedByNode: 0, incidents: [], versions: {}, latenciesMs: [], samples: [], writes: [] };
   // Answers each connection has carried to the end, to tell a stale keep-alive connection from a fresh one.
   const answersOn = new WeakMap<Socket, number>();
   const incident = (i: LoadIncident): void => void (stats.incidents.length < 200 && stats.incidents.push(i));
@@ -85,7 +88,7 @@ export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_
         resolve();
       };
       // The retry goes on a fresh connection: other pooled sockets may be stale too.
-      const req = http.get(url, { agent: retry ? agent : false, timeout: 5000 }, (res) => {
+      const req = http.get(url, { agent: retry ? agent : false, timeout: 5000, ...(opts.lookup ? { lookup: opts.lookup } : {}) }, (res) => {
         answered = true;
         status = res.statusCode ?? 0;
         const header = res.headers['x-app-version'];
@@ -96,6 +99,8 @@ export function startLoad(urls: string[], ratePerSecond: number, maxMs = 5 * 60_
           stats.latenciesMs.push(performance.now() - t0);
           if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}${version ? ` from ${version}` : ''}`);
           stats.samples.push({ at, ms: performance.now() - t0, ok: true, status, version });
+          const writeId = res.headers['x-write-id'];
+          if (typeof writeId === 'string') stats.writes.push({ at, id: writeId });
           const v = version ?? '-';
           stats.versions[v] = (stats.versions[v] ?? 0) + 1;
           resolve();
@@ -148,4 +153,23 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * A `lookup` that asks one DNS server (e.g. the sandbox PowerDNS) for A records on every new
+ * connection, as a client whose cached answer just expired would: load through a DNS name
+ * follows a repointed record.
+ */
+export function lookupVia(server: string, port: number): LookupFunction {
+  const resolver = new Resolver({ timeout: 1000, tries: 2 });
+  resolver.setServers([`${server}:${port}`]);
+  let turn = 0;
+  return (hostname, options, callback) => {
+    resolver.resolve4(hostname, (err, addresses) => {
+      if (err || addresses.length === 0) return callback(err ?? new Error(`${hostname}: no A record at ${server}:${port}`), '', 4);
+      const address = addresses[turn++ % addresses.length]!;
+      if (options.all) return (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family: 4 }]);
+      callback(null, address, 4);
+    });
+  };
 }

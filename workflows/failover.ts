@@ -97,7 +97,8 @@ export async function failoverWorkflow(raw: FailoverRequest): Promise<FailoverRe
         const r = await dbOps.pgFence.executeWithOptions({ summary: `fence ${primary.name}: stop its PostgreSQL on ${primary.fence.host.name}` }, [{ fence: primary.fence, database: primary.database }]);
         if (r.reachable) {
           saga.push(`start ${primary.name}'s database again`, async () => {
-            if (primary.fence.undo) await dbOps.pgUnfence.executeWithOptions({ summary: `undo the fence: start ${primary.name}'s PostgreSQL again` }, [{ fence: primary.fence, database: primary.database }]);
+            // fence.dataDir is newer than every recorded history, so this condition replays as before.
+            if (primary.fence.undo || primary.fence.dataDir) await dbOps.pgUnfence.executeWithOptions({ summary: `undo the fence: start ${primary.name}'s PostgreSQL again` }, [{ fence: primary.fence, database: primary.database }]);
           });
           return { value: r, summary: `fenced ${primary.name}: ${r.detail}` };
         }
@@ -185,7 +186,9 @@ export async function failoverWorkflow(raw: FailoverRequest): Promise<FailoverRe
       } else if (again.lastPrimaryLsn !== null) {
         await warn(`${primary.name}'s database came back during the failover (at ${again.lastPrimaryLsn}) and was stopped again; check it for writes made there`);
       }
-      const fenced = again.reachable ? `${primary.name} fenced` : `${primary.name} NOT fenced (unreachable)`;
+      // Up in recovery: it was restarted and the durable fence (standby.signal) kept it read-only.
+      const cameBack = again.wasUp === 'read-only' ? ' (it had come back read-only: the standby.signal fence held; stopped again)' : '';
+      const fenced = again.reachable ? `${primary.name} fenced${cameBack}` : `${primary.name} NOT fenced (unreachable)`;
       return { value: undefined, summary: `${spec.site} serves from ${standby.name}; ${fenced}; RTO ${Math.round(rtoMs / 1000)} s` };
     });
     state.phase = 'done';

@@ -12,6 +12,7 @@ import {
   continueAsNew,
   executeChild,
   ParentClosePolicy,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -67,7 +68,8 @@ export async function monitorWorkflow(raw: MonitorRequest): Promise<FailoverResu
       return state;
     },
     {
-      validator: (_request) => {
+      validator: (request) => {
+        if (spec.confirmers && !spec.confirmers.includes(request.by)) throw new Error(`${request.by} may not confirm a failover of ${spec.site} (confirmers: ${spec.confirmers.join(', ')})`);
         if (state.phase === 'watching') throw new Error(`no incident is open for ${spec.site} (${state.failuresInRow} of ${state.threshold} failed probes); to fail over anyway: cutover failover start ${spec.site}`);
         if (state.phase !== 'incident') throw new Error(`the failover of ${spec.site} is already ${state.phase}`);
       },
@@ -133,6 +135,14 @@ export async function monitorWorkflow(raw: MonitorRequest): Promise<FailoverResu
     const next = spec.auto ? 'failing over now (auto)' : `confirm with: cutover failover confirm ${spec.site}`;
     journal.step('incident', `${spec.primary.name} failed ${state.failuresInRow} probes in a row (${detail}); ${next}`);
     await journal.open(`:rotating_light: incident: ${spec.site}'s primary ${spec.primary.name} is down (${detail}); ${next}`);
+    if (!spec.auto && patched('failover-confirm-button')) {
+      const who = spec.confirmers ? ` (${spec.confirmers.join(', ')})` : '';
+      await journal.notify(`confirm-${detectedAt}`, `Fail ${spec.site} over to ${spec.standby.name}? Confirm here${who} or: cutover failover confirm ${spec.site}`, undefined, undefined, {
+        monitorId: workflowInfo().workflowId,
+        site: spec.site,
+        standby: spec.standby.name,
+      });
+    }
     if (spec.pagerDuty) {
       try {
         await pageOps.pageIncident.executeWithOptions({ summary: `page on-call` }, [{

@@ -8,6 +8,7 @@ import type { FenceSpec, PgConnection } from '../../contract/failover';
 import { hostVars, renderTemplate } from '../shell';
 import { run, SshConnectError, SshTimeoutError, type Ssh } from '../ssh/client';
 import { onHost } from '../ssh/on-host';
+import { fenceSignalCommand, unfenceSignalCommand } from './fence';
 import { CURRENT_LSN_SQL, estimateLag, pgClientConfig, PROMOTE_SQL, REPLAY_STATUS_SQL, rowToReplayStatus, WRITE_CHECK_SQL, type LagEstimate, type ReplayStatus } from './lsn';
 
 export interface FenceInput {
@@ -21,6 +22,10 @@ export interface FenceResult {
   refusesWrites: boolean;
   /** The primary's WAL position read just before it was stopped, when it still answered. */
   lastPrimaryLsn: string | null;
+  /** What answered before the stop: a primary, a server in recovery (a durable fence's restart), or nothing. */
+  wasUp?: 'writable' | 'read-only' | 'down';
+  /** standby.signal was left in its data directory (fence.dataDir): a restart comes up read-only. */
+  durable?: boolean;
   detail: string;
 }
 export interface LagInput {
@@ -86,18 +91,26 @@ export function createPostgresActivities(ssh: Ssh, env: NodeJS.ProcessEnv = proc
     async pgFence(input: FenceInput): Promise<FenceResult> {
       const { fence, database } = input;
       let lastPrimaryLsn: string | null = null;
+      let wasUp: FenceResult['wasUp'] = 'down';
       try {
-        lastPrimaryLsn = await withClient(database, env, async (c) => (await c.query<{ lsn: string }>(CURRENT_LSN_SQL)).rows[0]?.lsn ?? null, 1500);
+        const row = await withClient(database, env, async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0], 1500);
+        wasUp = row?.r === true ? 'read-only' : 'writable';
+        if (wasUp === 'writable') lastPrimaryLsn = await withClient(database, env, async (c) => (await c.query<{ lsn: string }>(CURRENT_LSN_SQL)).rows[0]?.lsn ?? null, 1500);
       } catch {
         /* already down or unreachable: nothing to read */
       }
       const command = renderTemplate(fence.command, hostVars(fence.host));
       try {
-        await onHost(() => ssh.withSession(fence.host, (s) => run(s, fence.host, command, { timeoutMs: 120_000 })));
+        await onHost(() =>
+          ssh.withSession(fence.host, async (s) => {
+            await run(s, fence.host, command, { timeoutMs: 120_000 });
+            if (fence.dataDir) await run(s, fence.host, fenceSignalCommand(fence.dataDir), { timeoutMs: 30_000 });
+          }),
+        );
       } catch (err) {
         if (err instanceof SshConnectError || err instanceof SshTimeoutError) {
           const probe = await writeProbe(database, env);
-          return { reachable: false, refusesWrites: !probe.writable, lastPrimaryLsn, detail: `${fence.host.name}: cannot run the fence over SSH (${err.message}); the database ${probe.detail}` };
+          return { reachable: false, refusesWrites: !probe.writable, lastPrimaryLsn, wasUp, durable: false, detail: `${fence.host.name}: cannot run the fence over SSH (${err.message}); the database ${probe.detail}` };
         }
         throw err;
       }
@@ -106,15 +119,21 @@ export function createPostgresActivities(ssh: Ssh, env: NodeJS.ProcessEnv = proc
         // The stop command said it worked but the server still takes writes: retry the step.
         throw ApplicationFailure.retryable(`${fence.host.name}: the fence command ran but ${database.host}:${database.port} still ${probe.detail}`, 'FenceIneffective');
       }
-      return { reachable: true, refusesWrites: true, lastPrimaryLsn, detail: `${fence.host.name}: stopped; ${database.host}:${database.port} ${probe.detail}` };
+      const durable = fence.dataDir !== undefined;
+      const signal = durable ? `; ${fence.dataDir}/standby.signal left: a restart comes up read-only` : '';
+      return { reachable: true, refusesWrites: true, lastPrimaryLsn, wasUp, durable, detail: `${fence.host.name}: stopped${wasUp === 'read-only' ? ' (it was up read-only)' : ''}; ${database.host}:${database.port} ${probe.detail}${signal}` };
     },
 
-    /** Undo of a fence (an aborted failover before promotion): the configured start command. */
+    /** Undo of a fence (an aborted failover before promotion): remove standby.signal, then the configured start command. */
     async pgUnfence(input: FenceInput): Promise<void> {
       const { fence } = input;
-      if (!fence.undo) return;
-      const command = renderTemplate(fence.undo, hostVars(fence.host));
-      await onHost(() => ssh.withSession(fence.host, (s) => run(s, fence.host, command, { timeoutMs: 120_000 })));
+      if (!fence.undo && !fence.dataDir) return;
+      await onHost(() =>
+        ssh.withSession(fence.host, async (s) => {
+          if (fence.dataDir) await run(s, fence.host, unfenceSignalCommand(fence.dataDir), { timeoutMs: 30_000 });
+          if (fence.undo) await run(s, fence.host, renderTemplate(fence.undo, hostVars(fence.host)), { timeoutMs: 120_000 });
+        }),
+      );
     },
 
     /**
@@ -124,22 +143,31 @@ export function createPostgresActivities(ssh: Ssh, env: NodeJS.ProcessEnv = proc
     async pgReseed(input: FenceInput & { source: PgConnection }): Promise<{ reseeded: boolean; detail: string }> {
       const { fence, database, source } = input;
       const ctx = Context.current();
-      const inRecovery = async (): Promise<boolean | null> => {
+      // A standby means one streaming WAL: a fenced old primary restarted read-only (standby.signal)
+      // is in recovery too, but follows nobody and must be re-seeded.
+      const role = async (): Promise<'streaming' | 'recovery' | 'primary' | null> => {
         try {
-          return await withClient(database, env, async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === true, 1500);
+          const row = await withClient(database, env, async (c) => (await c.query<{ r: boolean; receiver: string | null }>('SELECT pg_is_in_recovery() AS r, (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver')).rows[0], 1500);
+          return row?.r !== true ? 'primary' : row.receiver === 'streaming' ? 'streaming' : 'recovery';
         } catch {
           return null;
         }
       };
-      const now = await inRecovery();
-      if (now === true) return { reseeded: false, detail: `${database.host}:${database.port} already is a standby` };
-      if (now === false) throw ApplicationFailure.nonRetryable(`${database.host}:${database.port} answers as a primary: fence it before re-seeding it (two primaries would take writes)`, 'ReseedRefused');
+      const now = await role();
+      if (now === 'streaming') return { reseeded: false, detail: `${database.host}:${database.port} already is a standby` };
+      if (now === 'primary') throw ApplicationFailure.nonRetryable(`${database.host}:${database.port} answers as a primary: fence it before re-seeding it (two primaries would take writes)`, 'ReseedRefused');
       if (!fence.reseed) throw ApplicationFailure.nonRetryable(`no fence.reseed command is configured for ${fence.host.name}; add one (README, "Disaster recovery")`, 'ReseedRefused');
       const command = renderTemplate(fence.reseed, { ...hostVars(fence.host), primaryHost: source.host, primaryPort: source.port });
-      await onHost(() => ssh.withSession(fence.host, (s) => run(s, fence.host, command, { timeoutMs: 30 * 60_000 })));
+      const stop = renderTemplate(fence.command, hostVars(fence.host));
+      await onHost(() =>
+        ssh.withSession(fence.host, async (s) => {
+          if (now === 'recovery') await run(s, fence.host, stop, { timeoutMs: 120_000 });
+          await run(s, fence.host, command, { timeoutMs: 30 * 60_000 });
+        }),
+      );
       for (let i = 0; i < 300; i++) {
         ctx.heartbeat({ waiting: i });
-        if ((await inRecovery()) === true) return { reseeded: true, detail: `${fence.host.name}: re-seeded from ${source.host}:${source.port}; streaming as a standby` };
+        if ((await role()) === 'streaming') return { reseeded: true, detail: `${fence.host.name}: re-seeded from ${source.host}:${source.port}; streaming as a standby` };
         await ctx.sleep(200);
       }
       throw new Error(`${database.host}:${database.port} does not answer as a standby after the re-seed`);

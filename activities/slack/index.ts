@@ -25,6 +25,8 @@ export interface SlackPostInput {
   key: string;
   /** Approve / Reject buttons for this deploy (handled by `cutover slack-gateway`). */
   approvalButtons?: { deployId: string };
+  /** A "Confirm failover" button for this monitor workflow (handled by `cutover slack-gateway`). */
+  failoverButton?: { monitorId: string; site: string; standby: string };
 }
 export interface SlackUpdateInput {
   channel: string;
@@ -140,6 +142,7 @@ export function createSlackActivities(deps: SlackDeps): SlackActivities {
           unfurl_links: false,
           metadata: { event_type: SLACK_EVENT_TYPE, event_payload: { key: input.key } },
           ...(input.approvalButtons ? { blocks: approvalBlocks(input.text, input.approvalButtons.deployId) } : {}),
+          ...(input.failoverButton ? { blocks: failoverBlocks(input.text, input.failoverButton) } : {}),
         }),
       );
       if (!res.ts) throw new Error('slack chat.postMessage: response has no ts');
@@ -171,6 +174,36 @@ export function approvalBlocks(text: string, deployId: string): KnownBlock[] {
       elements: [
         { type: 'button', action_id: APPROVAL_ACTIONS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: deployId },
         { type: 'button', action_id: APPROVAL_ACTIONS.reject, style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: deployId },
+      ],
+    },
+  ];
+}
+
+/** The action id of the "Confirm failover" button; its value is the monitor's workflow id. */
+export const FAILOVER_ACTIONS = { confirm: 'cutover_confirm_failover' } as const;
+
+/** The incident's text with a "Confirm failover" button, behind Slack's own are-you-sure dialog. */
+export function failoverBlocks(text: string, f: { monitorId: string; site: string; standby: string }): KnownBlock[] {
+  return [
+    { type: 'section', text: { type: 'mrkdwn', text } },
+    {
+      type: 'actions',
+      block_id: 'cutover_failover',
+      elements: [
+        {
+          type: 'button',
+          action_id: FAILOVER_ACTIONS.confirm,
+          style: 'danger',
+          text: { type: 'plain_text', text: 'Confirm failover' },
+          value: f.monitorId,
+          confirm: {
+            title: { type: 'plain_text', text: `Fail ${f.site} over?` },
+            text: { type: 'mrkdwn', text: `${f.standby} will be promoted and take the traffic; there is no way back but a failback.` },
+            confirm: { type: 'plain_text', text: 'Fail over' },
+            deny: { type: 'plain_text', text: 'Cancel' },
+            style: 'danger',
+          },
+        },
       ],
     },
   ];

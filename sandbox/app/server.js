@@ -5,6 +5,9 @@
 //   { healthStatus, crashAfterMs, crashAfterRequests, startDelayMs, errorRate, latencyMs }.
 // APP_HEALTH_STATUS overrides healthStatus for one process (the AWS stand-in's failing releases).
 // /health/deep answers like /health (what an ALB target group checks).
+// APP_DATABASE_URL (postgres://...) makes every `GET /` a committed INSERT into its `orders`
+// table, answered 200 with the row's id in X-Write-Id only once committed, 503 when the database
+// refuses; `pg` is loaded from APP_PG_MODULE (a path) when the app has no node_modules.
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -74,10 +77,34 @@ function nextFails() {
   return Math.floor(appRequests * errorRate) > Math.floor((appRequests - 1) * errorRate);
 }
 
+// ---- optional writes to the site's database ----
+let pool = null;
+if (process.env.APP_DATABASE_URL) {
+  const { Pool } = require(process.env.APP_PG_MODULE || 'pg');
+  pool = new Pool({ connectionString: process.env.APP_DATABASE_URL, max: 4, connectionTimeoutMillis: 2000, query_timeout: 5000 });
+  pool.on('error', () => undefined); // a server going away surfaces in the next query instead
+}
+
+function answerWrite(res) {
+  pool.query('INSERT INTO orders DEFAULT VALUES RETURNING id').then(
+    (r) => {
+      const id = String(r.rows[0].id);
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Write-Id': id });
+      res.end(`${version} (${color}) write ${id}\n`);
+    },
+    (err) => {
+      res.writeHead(503, { 'Content-Type': 'text/plain' });
+      res.end(`database: ${err.message}\n`);
+    },
+  );
+}
+
 function answerApp(url, res) {
   if (nextFails()) {
     res.writeHead(500, { 'Content-Type': 'text/plain' });
     res.end('internal error (behaviour.json errorRate)\n');
+  } else if (url === '/' && pool) {
+    answerWrite(res);
   } else if (url === '/') {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end(`${version} (${color})\n`);

@@ -1,13 +1,16 @@
 // `cutover slack-gateway`: receives Slack's interactive payloads (the Approve / Reject buttons a
-// deploy posts while it waits for approvals) and sends the deploy the same Update the CLI
-// would, as the approver the clicking Slack user is mapped to in cutover.yml (`slackUsers`).
+// deploy posts while it waits for approvals, the "Confirm failover" button of a DR incident) and
+// sends the workflow the same Update the CLI would, as the person the clicking Slack user is
+// mapped to in cutover.yml (`slackUsers`); the Update's validator applies the rule (approvers,
+// the site's confirmers).
 // Bolt's receiver checks the X-Slack-Signature HMAC with the signing secret and refuses
 // requests older than 5 minutes (401); the Update's validator refuses a second approval by the
 // same person, so a replayed click changes nothing.
 import { App, HTTPReceiver, LogLevel, type BlockAction, type ButtonAction } from '@slack/bolt';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { APPROVAL_ACTIONS } from '../../activities/slack';
+import { APPROVAL_ACTIONS, FAILOVER_ACTIONS } from '../../activities/slack';
 import { approveUpdate, rejectUpdate, type GateStatus } from '../../contract/api';
+import { failoverConfirmUpdate } from '../../contract/failover';
 
 export interface SlackGatewayOptions {
   port: number;
@@ -68,6 +71,27 @@ export async function startSlackGateway(o: SlackGatewayOptions): Promise<SlackGa
     // The message in place: who decided, and how many are still needed.
     const text = decision === 'approve' ? `:white_check_mark: ${by} approved: ${outcome.status.message}` : `:x: rejected by ${by}`;
     await client.chat.update({ channel, ts, text }).catch((err: unknown) => log(`could not update the Slack message: ${String(err)}`));
+  });
+
+  app.action<BlockAction<ButtonAction>>(FAILOVER_ACTIONS.confirm, async ({ ack, body, action, client }) => {
+    await ack();
+    const monitorId = action.value ?? '';
+    const by = approverOf(body.user.id);
+    let refused: string | null = null;
+    if (!by) {
+      refused = `Slack user ${body.user.id} is not mapped to a person (slackUsers in cutover.yml)`;
+    } else {
+      try {
+        await o.client.workflow.getHandle(monitorId).executeUpdate(failoverConfirmUpdate, { args: [{ by }] });
+      } catch (err) {
+        refused = err instanceof WorkflowUpdateFailedError ? String(err.cause?.message ?? err.message) : String(err);
+      }
+    }
+    log(`slack failover confirm of ${monitorId} by ${by ?? body.user.id}: ${refused === null ? 'failing over' : `refused: ${refused}`}`);
+    const channel = body.channel?.id;
+    const ts = body.message?.ts;
+    if (refused !== null || !channel || !ts || !o.token) return;
+    await client.chat.update({ channel, ts, text: `:rotating_light: failover confirmed by ${by}; ${monitorId} is failing over` }).catch((err: unknown) => log(`could not update the Slack message: ${String(err)}`));
   });
 
   const server = await app.start(o.port);

@@ -1,31 +1,39 @@
 // Disaster-recovery failover on the real world (test/support/dr-world.ts): PostgreSQL 15 primary
 // with a synchronous streaming standby, PowerDNS, sshd sandbox sites, the Temporal dev server and
 // the worker as its own process, driven by the real `cutover` CLI.
-// 1. Under steady writes the primary's PostgreSQL and app die; the monitor (auto) detects,
-//    pages, fails over; the worker is SIGKILLed after the promotion and the restarted one
-//    finishes without a second promotion. The old primary refuses connections, the standby
-//    took over with every acknowledged write and takes new ones (the old primary, started again
-//    by its host while the worker was down, is stopped again before the failover is declared,
-//    with a warning), dig sees the new answer, the
-//    smoke test passed through it, and the result carries RTO, RPO and step durations.
-//    Then `cutover failback` re-seeds fra from ams and fails over back to it with every write.
+// 1. Under HTTP load through the DNS name (resolved at PowerDNS; every request a write the app
+//    acknowledges with its row id) the primary's PostgreSQL and app die; the monitor (auto)
+//    detects, pages, fails over; the worker is SIGKILLed after the promotion and the restarted
+//    one finishes without a second promotion. The old primary, started again by its host while
+//    the worker was down, comes up read-only (the fence's standby.signal): no session can write
+//    to it, and it is stopped again before the failover is declared. The standby took over with
+//    every write the app acknowledged and takes the new ones; dig sees the new answer, the smoke
+//    test passed through it, and the result carries RTO, RPO and step durations. Started once
+//    more, the old primary still refuses writes; then `cutover failback` re-seeds it from ams
+//    and fails over back to it with every write.
 // 2. A standby whose replay is paused lags past the gate: `failover start` refuses (exit 4)
 //    and the fence's undo brings the old primary back; with --accept-data-loss it goes ahead
 //    and reports the RPO estimate and a warning.
-// 3. A Vultr standby (the API stand-in): instances from the snapshot, one create's answer lost
-//    and not repeated, DNS gets the instances' IPs and the smoke test passes through them.
+// 3. A Vultr standby (the API stand-in), confirmed in Slack: the monitor's incident message has
+//    a "Confirm failover" button; `cutover slack-gateway` (the real CLI process) refuses forged
+//    and stale signatures (401), an unmapped Slack user and a mapped one who is not a confirmer,
+//    and fails over on bob's click. Instances from the snapshot, one create's answer lost and not
+//    repeated, DNS gets the instances' IPs and the smoke test passes through them.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { monitorStateQuery, monitorWorkflowId, failoverStateQuery, type FailbackResult, type FailoverResult } from '../../contract/failover';
 import { httpGet } from '../../activities/probe';
-import { sleep } from '../../sandbox/procs';
+import { lookupVia, startLoad } from '../../sandbox/load';
+import { freePort, sleep } from '../../sandbox/procs';
 import { activityRuns } from '../support/histories';
-import { DNS_NAME, SITE, startDrWorld, type DrWorld } from '../support/dr-world';
+import { DNS_NAME, SITE, startDrWorld } from '../support/dr-world';
 
-const worlds: DrWorld[] = [];
+const worlds: { stop(): Promise<void> }[] = [];
 after(async () => {
   for (const w of worlds) await w.stop();
 });
@@ -47,24 +55,49 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
   }
 }
 
-/** Inserts rows one by one as fast as the primary acknowledges them, until it fails. */
-function steadyWriter(port: number): { acked: number[]; stopped: Promise<string> } {
-  const acked: number[] = [];
-  const stopped = (async (): Promise<string> => {
-    const c = await connect(port);
-    try {
-      for (;;) {
-        const r = await c.query<{ id: string }>('INSERT INTO orders DEFAULT VALUES RETURNING id');
-        acked.push(Number(r.rows[0]!.id));
-        await sleep(5);
-      }
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  })();
-  return { acked, stopped };
+const SECRET = 'dr-signing-secret';
+
+/** Slack's request signing: v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>"). */
+function signed(body: string, at = Math.floor(Date.now() / 1000), secret = SECRET): Record<string, string> {
+  const signature = `v0=${createHmac('sha256', secret).update(`v0:${at}:${body}`).digest('hex')}`;
+  return { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(at), 'x-slack-signature': signature };
+}
+
+/** A click on the "Confirm failover" button of message `ts` in `channel` by Slack user `user`. */
+function confirmClick(user: string, monitorId: string, channel: string, ts: string): string {
+  const payload = {
+    type: 'block_actions',
+    user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: 'T0TEAM' },
+    api_app_id: 'A0APP',
+    token: 'legacy-verification-token',
+    container: { type: 'message', message_ts: ts, channel_id: channel, is_ephemeral: false },
+    trigger_id: '1.2.3',
+    team: { id: 'T0TEAM', domain: 'example' },
+    channel: { id: channel, name: 'incidents' },
+    message: { type: 'message', ts, text: 'incident' },
+    response_url: 'http://127.0.0.1:9/unused',
+    actions: [{ type: 'button', action_id: 'cutover_confirm_failover', block_id: 'cutover_failover', value: monitorId, action_ts: '1700000000.000001', text: { type: 'plain_text', text: 'Confirm failover' } }],
+  };
+  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+}
+
+/** The old primary up again must be in recovery and refuse writes, whatever the session sets; its highest order id. */
+async function assertRefusesWrites(port: number): Promise<number> {
+  const c = await connect(port);
+  try {
+    assert.equal((await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, true, 'up in recovery (standby.signal)');
+    const rows = "SELECT count(*)::text || '/' || coalesce(max(id), 0)::text AS n FROM orders";
+    const before = (await c.query<{ n: string }>(rows)).rows[0]!.n;
+    await assert.rejects(c.query('INSERT INTO orders DEFAULT VALUES'), /read-only transaction/);
+    await c.query('SET default_transaction_read_only = off');
+    await assert.rejects(c.query('BEGIN READ WRITE'), /cannot set transaction read-write mode during recovery/);
+    await c.query('ROLLBACK');
+    await assert.rejects(c.query('INSERT INTO orders DEFAULT VALUES'), /read-only transaction/);
+    assert.equal((await c.query<{ n: string }>(rows)).rows[0]!.n, before, 'no write landed on it');
+    return Number(before.split('/')[1]);
+  } finally {
+    await c.end();
+  }
 }
 
 describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
@@ -76,33 +109,41 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     const monitor = w.client.workflow.getHandle(monitorWorkflowId(SITE));
     await eventually('a good probe', async () => ((await monitor.query(monitorStateQuery)).lastProbe?.ok ? true : undefined));
 
-    const writer = steadyWriter(w.primary.port);
+    // Users: 20 requests a second through the DNS name, each a write the app acknowledges.
+    const load = startLoad([`http://app.example.test:${w.appPort}/`], 20, 10 * 60_000, { lookup: lookupVia('127.0.0.1', w.pdns.dnsPort) });
+    const stats = await eventually('writes through the app', async () => {
+      const probe = await httpGet(new URL(`http://${w.addresses.fra}:${w.appPort}/`), 2000);
+      return probe.headers['x-write-id'] !== undefined && probe.status === 200 ? true : undefined;
+    });
+    assert.ok(stats);
     await sleep(1500);
-    assert.ok(writer.acked.length > 10, `writes flow: ${writer.acked.length}`);
     // The primary dies: its app and its PostgreSQL (immediate shutdown, as a crash).
     execFileSync(`${w.fra.root}/bin/slot`, ['stop', 'blue']);
     process.kill(Number(readFileSync(`${w.primary.dataDir}/postmaster.pid`, 'utf8').split('\n')[0]), 'SIGQUIT');
     const killedAt = Date.now();
-    const writerError = await writer.stopped;
 
     // Between promotion and DNS (the standby's app start takes a few seconds): kill the worker.
     const failoverId = await eventually('the failover', async () => (await monitor.query(monitorStateQuery)).incident?.failoverId ?? undefined);
     const failover = w.client.workflow.getHandle(failoverId);
     await eventually('the promotion', async () => ((await failover.query(failoverStateQuery)).phase === 'scale' ? true : undefined));
     await w.worker.kill();
-    // Meanwhile the old primary's host starts its PostgreSQL again (a reboot): it must not stay up.
+    // Meanwhile the old primary's host starts its PostgreSQL again (a reboot): the fence's
+    // standby.signal brings it up in recovery, so it cannot take a write, even one that asks.
     w.restartPrimary();
-    await (await connect(w.primary.port)).end();
+    const oldMaxId = await assertRefusesWrites(w.primary.port);
     await w.worker.start();
 
     const r = (await monitor.result()) as FailoverResult;
     const rtoMs = Date.now() - killedAt;
+    await sleep(3000); // users keep writing, now on ams
+    const loadStats = await load.stop();
+    const acked = loadStats.writes.map((x) => Number(x.id));
     assert.equal(r.phase, 'done');
     assert.deepEqual(r.steps.map((s) => s.step), ['fence', 'lag-gate', 'promote', 'scale', 'dns', 'smoke', 'declare']);
     assert.ok(r.rtoMs > 2000 && r.rtoMs <= rtoMs + 2000, `RTO from detection: ${r.rtoMs} (kill → result ${rtoMs})`);
     assert.deepEqual(r.rpo, { bytes: 0, seconds: 0 });
-    assert.equal(r.warnings.length, 1, r.warnings.join('\n'));
-    assert.match(r.warnings[0]!, /fra's database came back during the failover .* stopped again/);
+    assert.deepEqual(r.warnings, [], 'a restart of the fenced primary is no warning: it came back read-only');
+    assert.match(r.steps.find((s) => s.step === 'declare')!.summary, /fra fenced \(it had come back read-only: the standby\.signal fence held; stopped again\)/);
 
     // One promotion, though the worker died after it.
     const runs = await activityRuns(w.client, failoverId);
@@ -111,17 +152,26 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     assert.equal((promotes[0]!.result as { promoted: boolean }).promoted, true);
     assert.equal(w.worker.startCount, 2);
 
-    // The old primary refuses; the new one has every acknowledged write and takes new ones.
+    // The old primary is stopped; the new one has every write the app acknowledged, and the
+    // writes acknowledged after the DNS change went to it.
     await assert.rejects(connect(w.primary.port), /ECONNREFUSED|connect/);
+    const dnsAt = r.steps.find((s) => s.step === 'dns')!.startedAt;
+    const after = loadStats.writes.filter((x) => x.at > dnsAt + r.steps.find((s) => s.step === 'dns')!.ms!);
+    assert.ok(acked.length > 10 && after.length > 10, `acknowledged writes ${acked.length}, after the DNS change ${after.length}`);
+    assert.ok(loadStats.writes.some((x) => x.at < killedAt), 'writes acknowledged before the kill');
     const c = await connect(w.standby.port);
     try {
       assert.equal((await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, false);
-      const have = await c.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [writer.acked]);
-      assert.equal(Number(have.rows[0]!.n), writer.acked.length, `acknowledged writes lost: ${writer.acked.length - Number(have.rows[0]!.n)} (writer stopped: ${writerError})`);
+      const have = await c.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [acked]);
+      assert.equal(Number(have.rows[0]!.n), acked.length, `acknowledged writes lost: ${acked.length - Number(have.rows[0]!.n)}`);
       await c.query('INSERT INTO orders DEFAULT VALUES');
     } finally {
       await c.end();
     }
+    assert.ok(after.every((x) => Number(x.id) > oldMaxId), `the writes after the failover are not on the old primary (its highest id ${oldMaxId})`);
+    // Started again after the failover, it still refuses writes (and failback must re-seed it, running).
+    w.restartPrimary();
+    await assertRefusesWrites(w.primary.port);
 
     // DNS as the server itself answers, and the app behind it.
     assert.deepEqual(w.pdns.dig(DNS_NAME), [w.addresses.ams]);
@@ -159,13 +209,16 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     const f = await connect(w.primary.port);
     try {
       assert.equal((await f.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, false);
-      const all = await f.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [writer.acked]);
-      assert.equal(Number(all.rows[0]!.n), writer.acked.length, 'every acknowledged write came back');
-      assert.ok(Number((await f.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]!.n) > writer.acked.length, 'with the write taken by ams');
+      const all = await f.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE id = ANY($1::bigint[])', [acked]);
+      assert.equal(Number(all.rows[0]!.n), acked.length, 'every acknowledged write came back');
     } finally {
       await f.end();
     }
-    console.log(`failover figures: RTO ${r.rtoMs} ms (kill → result ${rtoMs} ms), steps ${r.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}, acknowledged writes ${writer.acked.length}, lost 0; failback RTO ${fb.failover.rtoMs} ms after ${fb.catchUpMs} ms catch-up`);
+    console.log(
+      `failover figures: RTO ${r.rtoMs} ms (kill → result ${rtoMs} ms), steps ${r.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ')}; ` +
+        `HTTP load through the DNS name: ${loadStats.sent} requests, ${loadStats.failed} failed, ${acked.length} writes acknowledged (${after.length} after the DNS change), lost 0; ` +
+        `failback RTO ${fb.failover.rtoMs} ms after ${fb.catchUpMs} ms catch-up`,
+    );
   });
 
   test('lag above the gate is refused (exit 4, fence undone); --accept-data-loss promotes and reports the RPO', { timeout: 600_000 }, async () => {
@@ -208,19 +261,54 @@ describe('failover on real PostgreSQL, PowerDNS and sshd', () => {
     await assert.rejects(connect(w.primary.port));
   });
 
-  test('a Vultr standby: instances created from the snapshot (one create lost half-way, no duplicate), DNS gets their IPs, smoke passes through them', { timeout: 600_000 }, async () => {
+  test('confirmed with the Slack button (forged, stale, unmapped and non-confirmer clicks change nothing), a Vultr standby: instances created from the snapshot (one create lost half-way, no duplicate), DNS gets their IPs, smoke passes through them', { timeout: 600_000 }, async () => {
     const w = await startDrWorld('dr-vultr', { auto: false, vultr: { count: 2 } });
     worlds.push(w);
     w.vultr!.failNextCreate();
-    const r = await w.cutover(['failover', 'start', SITE, '--wait', '--json', '--key', 'v1']);
-    assert.equal(r.code, 0, r.stderr);
-    const result = (JSON.parse(r.stdout) as { result: FailoverResult }).result;
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/slack/events`;
+    let gatewayLog = '';
+    const gateway = spawn(join(__dirname, '..', '..', 'bin', 'cutover'), ['-c', w.configFile, 'slack-gateway'], {
+      env: { ...process.env, SLACK_SIGNING_SECRET: SECRET, CUTOVER_GATEWAY_PORT: String(port), SLACK_BOT_TOKEN: w.slack.token, SLACK_API_URL: w.slack.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    worlds.push({ stop: async () => void gateway.kill('SIGKILL') });
+    gateway.stdout.on('data', (d: Buffer) => (gatewayLog += d.toString()));
+    gateway.stderr.on('data', (d: Buffer) => (gatewayLog += d.toString()));
+    const started = await w.cutover(['failover', 'monitor', SITE, '--json']);
+    assert.equal(started.code, 0, started.stderr);
+    const monitor = w.client.workflow.getHandle(monitorWorkflowId(SITE));
+    await eventually('a good probe', async () => ((await monitor.query(monitorStateQuery)).lastProbe?.ok ? true : undefined));
+    await eventually('the gateway listens', async () => (gatewayLog.includes('listening') ? true : undefined), 60_000);
+
+    // fra's app dies: the incident's Slack message carries the button.
+    execFileSync(`${w.fra.root}/bin/slot`, ['stop', 'blue']);
+    await eventually('the incident', async () => ((await monitor.query(monitorStateQuery)).phase === 'incident' ? true : undefined));
+    const message = await eventually('the Confirm failover button', async () =>
+      w.slack.calls().some((c) => c.method === 'chat.postMessage' && JSON.stringify(c.body).includes('cutover_confirm_failover')) ? w.slack.messages().find((m) => m.text.includes('Confirm here')) : undefined,
+    );
+    const phase = async (): Promise<string> => (await monitor.query(monitorStateQuery)).phase;
+    const bob = confirmClick('U0BOB', monitorWorkflowId(SITE), message.channel, message.ts);
+    assert.equal((await fetch(url, { method: 'POST', body: bob, headers: signed(bob, undefined, 'not-the-secret') })).status, 401, 'a forged signature is refused');
+    assert.equal((await fetch(url, { method: 'POST', body: bob, headers: signed(bob, Math.floor(Date.now() / 1000) - 6 * 60) })).status, 401, 'a stale request is refused');
+    for (const user of ['U0EVE', 'U0CAROL']) {
+      const c = confirmClick(user, monitorWorkflowId(SITE), message.channel, message.ts);
+      assert.equal((await fetch(url, { method: 'POST', body: c, headers: signed(c) })).status, 200);
+    }
+    await eventually('carol refused', async () => (/confirm of monitor\/shop by carol: refused: carol may not confirm a failover of shop \(confirmers: bob, alice\)/.test(gatewayLog) ? true : undefined));
+    assert.match(gatewayLog, /confirm of monitor\/shop by U0EVE: refused: Slack user U0EVE is not mapped/);
+    assert.equal(await phase(), 'incident', 'nothing changed by forged, stale, unmapped or unallowed clicks');
+    assert.equal((await fetch(url, { method: 'POST', body: bob, headers: signed(bob) })).status, 200);
+    const result = (await monitor.result()) as FailoverResult;
+    assert.match(gatewayLog, /confirm of monitor\/shop by bob: failing over/);
+    assert.ok(w.slack.messages().find((m) => m.ts === message.ts)?.updates.some((u) => u.includes('failover confirmed by bob')), 'the message is updated in place');
     const instances = w.vultr!.instances();
     assert.deepEqual(instances.map((i) => i.label).sort(), ['ams-app-1', 'ams-app-2'], 'no duplicated server after the lost create');
     const ips = instances.map((i) => i.main_ip).sort();
     assert.deepEqual(ips, ['127.0.0.51', '127.0.0.52']);
     assert.deepEqual(w.pdns.dig(DNS_NAME), ips);
     assert.deepEqual(result.dnsAnswer, ips);
+    assert.equal(result.phase, 'done');
     assert.match(result.steps.find((s) => s.step === 'scale')!.summary, /Vultr instance\(s\) created/);
     assert.match(result.steps.find((s) => s.step === 'smoke')!.summary, /requests to 127\.0\.0\.51, 127\.0\.0\.52: 0 failed/);
     assert.equal(w.standby.sql('SELECT pg_is_in_recovery()'), 'f');

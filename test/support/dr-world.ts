@@ -24,6 +24,8 @@ const CLI = join(ROOT, 'bin/cutover');
 export const SITE = 'shop';
 export const DNS_NAME = 'app.example.test.';
 const ADDRESSES = { fra: '127.0.0.41', ams: '127.0.0.42' } as const;
+/** The sample app writes each `GET /` to its site's database (sandbox/app/server.js). */
+const appDbEnv = (pg: SandboxPostgres): Record<string, string> => ({ APP_DATABASE_URL: pg.url(), APP_PG_MODULE: join(ROOT, 'node_modules/pg') });
 
 export interface DrWorldOptions {
   /** Probe interval and failures in a row. */
@@ -55,7 +57,7 @@ export interface DrWorld {
   worker: WorkerProcess;
   configFile: string;
   addresses: typeof ADDRESSES;
-  /** Start the primary's PostgreSQL again as its host would after a reboot (its fence's undo command). */
+  /** Start the primary's PostgreSQL again as its host would after a reboot (pg_ctl start; a standby.signal left by the fence stays). */
   restartPrimary(): void;
   cutover(args: string[], timeoutMs?: number): Promise<CliRun>;
   stop(): Promise<void>;
@@ -113,6 +115,8 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
       return h;
     };
     const fra = await host('fra', true);
+    // The live app again, now writing to the primary's database.
+    execFileSync(join(fra.root, 'bin/slot'), ['start', 'blue', String(appPort), 'v1'], { env: { ...process.env, ...appDbEnv(primary) }, stdio: 'ignore', timeout: 30_000 });
     const ams = await host('ams', false);
     const slack = await startFakeSlack({ channels: ['incidents'] });
     stops.push(['slack', () => slack.close()]);
@@ -142,11 +146,11 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
     const site = (name: 'fra' | 'ams', h: SandboxHost, pg: SandboxPostgres, extra: Record<string, string>) => ({
       name,
       database: { host: '127.0.0.1', port: pg.port, user: 'postgres', database: 'postgres' },
-      fence: { host: h.spec, command: fenceCommand(pg), undo: undoCommand(pg, extra), reseed: reseedCommand(pg) },
+      fence: { host: h.spec, command: fenceCommand(pg), dataDir: pg.dataDir, undo: undoCommand(pg, extra), reseed: reseedCommand(pg) },
       appServers: {
         ssh: {
           hosts: [h.spec],
-          start: `${opts.appStartDelayS ? `sleep ${opts.appStartDelayS}; ` : ''}${h.root}/bin/slot start blue ${appPort} v1`,
+          start: `${opts.appStartDelayS ? `sleep ${opts.appStartDelayS}; ` : ''}${Object.entries(appDbEnv(pg)).map(([k, v]) => `${k}=${v}`).join(' ')} ${h.root}/bin/slot start blue ${appPort} v1`,
           stop: `${h.root}/bin/slot stop blue`,
           healthUrl: `http://{{address}}:${appPort}/health`,
         },
@@ -165,6 +169,8 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
       : standbySite;
     const config = {
       temporal: { address: server.address, uiUrl: server.uiUrl },
+      // For the "Confirm failover" button (cutover slack-gateway): bob may confirm, carol may not.
+      slackUsers: { bob: 'U0BOB', carol: 'U0CAROL' },
       apps: { demo: { environments: { none: { hosts: [fra.spec], slots: { blue: { port: appPort }, green: { port: fra.ports.green }, start: 'true', stop: 'true' }, router: { nginx: { upstreamFile: fra.upstreamFile } } } } } },
       sites: {
         [SITE]: {
@@ -179,6 +185,7 @@ export async function startDrWorld(prefix: string, opts: DrWorldOptions = {}): P
           smoke: { url: `http://app.example.test:${appPort}/`, versionHeader: 'X-App-Version', version: 'v1', requests: 5, watch: '2s', maxErrorRate: 0 },
           gates: { maxLagBytes: opts.maxLagBytes ?? 0, maxLagSeconds: 1, unreachablePrimary: { wait: '10s', then: 'fail' } },
           auto: opts.auto ?? false,
+          confirmers: ['bob', 'alice'],
           slack: { channel: '#incidents' },
           pagerDuty: { url: pager.url, routingKeyEnv: 'PD_ROUTING_KEY' },
         },

@@ -2,6 +2,7 @@
 // dig builders, smoke-test judgement, the PagerDuty event, and the `sites:` config section.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { fenceSignalCommand, unfenceSignalCommand } from '../../activities/postgres/fence';
 import { estimateLag, lsnDiff, parseLsn, pgClientConfig } from '../../activities/postgres/lsn';
 import { digArgs, parseDigShort, replaceRrsetBody, rrsetContent, sameAnswer, zoneUrl } from '../../activities/powerdns/api';
 import { pagerDutyEvent, smokeProblem, targetFor } from '../../activities/probe/judge';
@@ -34,6 +35,16 @@ describe('WAL positions and lag', () => {
     assert.equal(pgClientConfig(conn, { PG_PW: 's3cret' }).password, 's3cret');
     assert.throws(() => pgClientConfig(conn, {}), /no PG_PW \(the database password for app@db:5432\)/);
     assert.equal('password' in pgClientConfig({ ...conn, passwordEnv: undefined }, {}), false);
+  });
+});
+
+describe('durable fence', () => {
+  test('leaves standby.signal owned like the data directory and checks it; the undo removes it; paths are quoted', () => {
+    assert.equal(
+      fenceSignalCommand('/var/lib/postgresql/15/main/'),
+      'test -d /var/lib/postgresql/15/main/ && touch /var/lib/postgresql/15/main/standby.signal && chown --reference=/var/lib/postgresql/15/main/ /var/lib/postgresql/15/main/standby.signal && test -f /var/lib/postgresql/15/main/standby.signal',
+    );
+    assert.equal(unfenceSignalCommand('/srv/pg data'), "rm -f '/srv/pg data/standby.signal'");
   });
 });
 
@@ -186,6 +197,15 @@ describe('sites: in cutover.yml', () => {
     assert.equal(spec.auto, false);
     assert.equal(resolveSite(parseConfig(file()).sites, 'nope'), undefined);
     assert.equal(reversed(spec).primary.name, 'ams');
+    assert.equal(spec.primary.fence.dataDir, undefined);
+    assert.equal(spec.confirmers, undefined);
+  });
+
+  test('the durable fence\'s data directory and the confirmers', () => {
+    const text = file(['    confirmers: [alice, bob]']).replace('command: "pg_ctlcluster 15 main stop -m fast" }', 'command: "pg_ctlcluster 15 main stop -m fast", dataDir: /var/lib/postgresql/15/main }');
+    const spec = resolveSite(parseConfig(text).sites, 'shop')!;
+    assert.equal(spec.primary.fence.dataDir, '/var/lib/postgresql/15/main');
+    assert.deepEqual(spec.confirmers, ['alice', 'bob']);
   });
 
   test('a Vultr standby: its DNS content defaults to its instances, its label to <site>-app', () => {
@@ -222,6 +242,8 @@ describe('sites: in cutover.yml', () => {
       assert.fail('expected a ConfigError');
     };
     assert.match(errors(file(['    gates: { maxLagBytes: lots }'])), /sites\.shop\.gates\.maxLagBytes: expected a size like/);
+    assert.match(errors(file().replace('stop -m fast" }', 'stop -m fast", dataDir: pgdata }')), /sites\.shop\.primary\.fence\.dataDir: an absolute path like/);
+    assert.match(errors(file(['    confirmers: []'])), /sites\.shop\.confirmers: name at least one, or leave confirmers out/);
     assert.match(errors(file().replace('name: app.example.com.', 'name: app.example.com')), /sites\.shop\.dns\.name: write the name fully qualified with its trailing dot/);
     assert.match(errors(file().replace('nameserver: "127.0.0.1:5300"', 'nameserver: "127.0.0.1"')), /sites\.shop\.dns\.powerdns\.nameserver: expected address:port/);
     assert.match(errors(file().replace('apiKeyEnv: PDNS_API_KEY', 'apiKeyEnv: "my key"')), /sites\.shop\.dns\.powerdns\.apiKeyEnv: .*name of an environment variable/);

@@ -208,6 +208,21 @@ describe('failover workflow', () => {
     });
   });
 
+  test('with the durable fence (fence.dataDir) an old primary that comes back is read-only: stopped again, no warning, the declare step says so', async () => {
+    const world = new FakeWorld([]);
+    world.dr.before = async (a) => {
+      if (a === 'dnsRepoint') world.dr.db('fra').running = true;
+    };
+    await withWorker(world, async (tq, site) => {
+      const spec = fakeFailoverSpec(site);
+      spec.primary.fence = { ...spec.primary.fence, dataDir: '/var/lib/postgresql/15/main' };
+      const r = (await (await startFailover(tq, request(spec))).result()) as FailoverResult;
+      assert.equal(world.dr.db('fra').running, false);
+      assert.deepEqual(r.warnings, []);
+      assert.match(r.steps.find((s) => s.step === 'declare')!.summary, /fra fenced \(it had come back read-only: the standby\.signal fence held; stopped again\)/);
+    });
+  });
+
   test('a DNS API that fails twice is retried; the record is changed once and the failover completes', async () => {
     const world = new FakeWorld([]);
     world.dr.dnsFailures = 2;
@@ -340,11 +355,11 @@ describe('monitor workflow', () => {
     });
   });
 
-  test('N failures in a row open an incident (Slack, page) and wait for confirm, then fail over', async () => {
+  test('N failures in a row open an incident (Slack with a Confirm failover button, page) and wait for a confirmer\'s confirm, then fail over', async () => {
     const world = new FakeWorld([]);
     world.dr.healthy = false;
     await withWorker(world, async (tq, site) => {
-      const spec = fakeFailoverSpec(site, { pagerDuty: { url: 'http://127.0.0.1:1/pd', routingKeyEnv: 'PD_KEY' } });
+      const spec = fakeFailoverSpec(site, { pagerDuty: { url: 'http://127.0.0.1:1/pd', routingKeyEnv: 'PD_KEY' }, confirmers: ['alice'] });
       const h = await startMonitor(tq, spec);
       for (let i = 0; i < 400 && world.dr.pages.length === 0; i++) await testEnv.sleep(spec.probe.intervalMs);
       const state = await h.query(monitorStateQuery);
@@ -354,8 +369,13 @@ describe('monitor workflow', () => {
       assert.equal(world.dr.pages[0]?.action, 'trigger');
       assert.equal(state.incident?.failoverId, null);
       assert.ok(world.slack.some((m) => m.text.includes('incident') && m.text.includes('cutover failover confirm')));
+      const button = world.slack.find((m) => m.failoverButton);
+      assert.deepEqual(button?.failoverButton, { monitorId: monitorWorkflowId(site), site, standby: 'ams' });
+      assert.match(button!.text, /Confirm here \(alice\)/);
       await testEnv.sleep(60_000);
       assert.ok(!world.dr.calls.includes('pgFence'), 'waits for confirmation');
+      await assert.rejects(h.executeUpdate(failoverConfirmUpdate, { args: [{ by: 'mallory' }] }), (err: unknown) => err instanceof WorkflowUpdateFailedError && /mallory may not confirm a failover of shop\d+ \(confirmers: alice\)/.test(causes(err)));
+      assert.equal((await h.query(monitorStateQuery)).phase, 'incident');
       await h.executeUpdate(failoverConfirmUpdate, { args: [{ by: 'alice' }] });
       const r = (await h.result()) as FailoverResult;
       assert.equal(r.phase, 'done');

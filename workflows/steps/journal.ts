@@ -82,13 +82,13 @@ export class Journal {
   }
 
   /** Post an event in the thread and make it the headline; with `approve`, under Approve / Reject buttons for that deploy. */
-  async notify(event: string, text: string, headline?: string, approve?: { deployId: string }): Promise<void> {
+  async notify(event: string, text: string, headline?: string, approve?: { deployId: string }, failover?: { monitorId: string; site: string; standby: string }): Promise<void> {
     const action = EVENT_ACTIONS[event];
     if (action) this.record(action, { message: text });
     if (!this.channel) return;
     const channel = this.channel;
     const thread = this.thread;
-    await this.safely(() => slackOps.slackPost({ channel, text, threadTs: thread ?? undefined, key: `${this.key}:${event}`, ...(approve ? { approvalButtons: approve } : {}) }));
+    await this.safely(() => slackOps.slackPost({ channel, text, threadTs: thread ?? undefined, key: `${this.key}:${event}`, ...(approve ? { approvalButtons: approve } : {}), ...(failover ? { failoverButton: failover } : {}) }));
     if (headline && thread) await this.safely(() => slackOps.slackUpdate({ channel, ts: thread, text: headline }));
   }
 

@@ -15,6 +15,8 @@ export interface FakeDb {
   inRecovery: boolean;
   lsn: number;
   writes: number;
+  /** A durable fence left standby.signal: started again, it is in recovery (read-only). */
+  signal?: boolean;
 }
 
 export class FakeDr {
@@ -63,17 +65,21 @@ export function fakeFailover(dr: FakeDr): PostgresActivities & PowerDnsActivitie
     await dr.before(name);
   };
   return {
-    async pgFence({ database }) {
+    async pgFence({ fence, database }) {
       await enter('pgFence');
       const db = dr.db(database.host);
       if (!dr.sshUp) return { reachable: false, refusesWrites: !db.running, lastPrimaryLsn: null, detail: `${database.host}: ssh unreachable` };
-      const lsn = db.running ? `0/${db.lsn.toString(16)}` : null;
+      const wasUp = !db.running ? ('down' as const) : db.signal ? ('read-only' as const) : ('writable' as const);
+      const lsn = wasUp === 'writable' ? `0/${db.lsn.toString(16)}` : null;
       db.running = false;
-      return { reachable: true, refusesWrites: true, lastPrimaryLsn: lsn, detail: `${database.host} stopped` };
+      if (fence.dataDir) db.signal = true;
+      return { reachable: true, refusesWrites: true, lastPrimaryLsn: lsn, wasUp, durable: fence.dataDir !== undefined, detail: `${database.host} stopped` };
     },
     async pgUnfence({ database }) {
       await enter('pgUnfence');
-      dr.db(database.host).running = true;
+      const db = dr.db(database.host);
+      db.signal = false;
+      db.running = true;
     },
     async pgReseed({ database }) {
       await enter('pgReseed');

@@ -39,7 +39,7 @@ export class FakeWorld {
   /** The ALB listener and CodeDeploy of an aws+alb plan. */
   readonly aws = new FakeAws();
   readonly events: FakeEvent[] = [];
-  readonly slack: { channel: string; text: string; threadTs?: string; key: string }[] = [];
+  readonly slack: { channel: string; text: string; threadTs?: string; key: string; failoverButton?: { monitorId: string; site: string; standby: string } }[] = [];
   /** Versions whose health check fails. */
   readonly unhealthy = new Set<string>();
   /** Versions that fail verification through the router (e.g. crash right after health). */
