@@ -36,4 +36,8 @@ node dist/cli/bin.mjs --help >/dev/null
 rc=0
 warm="$(env -u CUTOVER_CONFIG -u TEMPORAL_ADDRESS -u TEMPORAL_PROFILE node dist/cli/bin.mjs status cutover warm-up --address 127.0.0.1:1 2>&1)" || rc=$?
 if [ "$rc" != 3 ]; then printf 'cutover: the bundled CLI did not start as expected (exit %s):\n%s\n' "$rc" "$warm" >&2; exit 1; fi
+# and validate's own bundle (the example config).
+rc=0
+warm="$(env -u CUTOVER_CONFIG node dist/cli/bin.mjs -c cutover.example.yml validate 2>&1)" || rc=$?
+if [ "$rc" != 0 ]; then printf 'cutover: the bundled CLI did not validate the example config (exit %s):\n%s\n' "$rc" "$warm" >&2; exit 1; fi
 touch "$stamp"

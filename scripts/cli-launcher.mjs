@@ -46,10 +46,24 @@ function load(name, require) {
   return module.exports;
 }
 
+/** The command word: the first argument that is neither an option nor the value of one. */
+function commandOf(args) {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '-c' || a === '--config' || a === '--address' || a === '--namespace') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+// `validate` needs only the config modules: their own bundle (validate.cjs), a tenth the size.
+const bundle = commandOf(process.argv.slice(2)) === 'validate' ? 'validate.cjs' : 'commands.cjs';
+
 function frontRequire(id) {
   if (!id.startsWith(PREFIX)) return nodeRequire(id);
-  commands ??= load('commands.cjs', nodeRequire);
-  return commands[id.slice(PREFIX.length)];
+  commands ??= load(bundle, nodeRequire);
+  const name = id.slice(PREFIX.length);
+  // A module validate.cjs lacks (bundle-cli.mjs checks its list against cli.ts) comes from the full bundle.
+  return name in commands ? commands[name] : load('commands.cjs', nodeRequire)[name];
 }
 frontRequire.resolve = nodeRequire.resolve;
 frontRequire.cache = nodeRequire.cache;
