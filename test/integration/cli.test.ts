@@ -110,24 +110,30 @@ test('deploy: a version with shell syntax or shaped like a path or an option →
 });
 
 test('the bundled CLI starts through its V8 code caches; a cache V8 rejects is written again and the CLI still works', async () => {
-  for (const f of ['front.cjs.v8cache', 'commands.cjs.v8cache']) assert.ok(existsSync(join(ROOT, 'dist', 'cli', f)), `scripts/build.sh writes ${f}`);
+  const caches = ['front.cjs.v8cache', 'validate.cjs.v8cache', 'commands.cjs.v8cache'];
+  for (const f of caches) assert.ok(existsSync(join(ROOT, 'dist', 'cli', f)), `scripts/build.sh writes ${f}`);
   const dir = mkdtempSync(join(tmpdir(), 'cutover-cli-cache-'));
-  for (const f of ['bin.mjs', 'front.cjs', 'commands.cjs']) copyFileSync(join(ROOT, 'dist', 'cli', f), join(dir, f));
-  for (const f of ['front.cjs.v8cache', 'commands.cjs.v8cache']) writeFileSync(join(dir, f), 'not a V8 code cache');
-  // A command loads both bundles (validate: the config's modules); the example file is valid.
+  for (const f of ['bin.mjs', 'front.cjs', 'validate.cjs', 'commands.cjs']) copyFileSync(join(ROOT, 'dist', 'cli', f), join(dir, f));
+  for (const f of caches) writeFileSync(join(dir, f), 'not a V8 code cache');
+  // validate loads the front and its own bundle (the config's modules; the example file is
+  // valid); status against a closed port the front and the commands' bundle, then exits 3.
   const cfg = join(workdir(), 'cutover.yml');
-  const run = () => runCaptured(process.execPath, [join(dir, 'bin.mjs'), '-c', cfg, 'validate'], { cwd: dir, env: process.env, timeoutMs: 30_000 });
-  const first = await run();
-  assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /OK \(2 apps, 3 environments, 5 hosts\)/);
-  const caches = ['front.cjs.v8cache', 'commands.cjs.v8cache'].map((f) => readFileSync(join(dir, f)));
-  for (const c of caches) {
+  const port = await closedPort();
+  const run = async () => {
+    const validate = await runCaptured(process.execPath, [join(dir, 'bin.mjs'), '-c', cfg, 'validate'], { cwd: dir, env: process.env, timeoutMs: 30_000 });
+    assert.equal(validate.code, 0, validate.stderr);
+    assert.match(validate.stdout, /OK \(2 apps, 3 environments, 5 hosts\)/);
+    const status = await runCaptured(process.execPath, [join(dir, 'bin.mjs'), '-c', cfg, 'status', 'shop', 'prod', '--address', `127.0.0.1:${port}`], { cwd: dir, env: process.env, timeoutMs: 30_000 });
+    assert.equal(status.code, 3, status.stderr);
+  };
+  await run();
+  const written = caches.map((f) => readFileSync(join(dir, f)));
+  for (const c of written) {
     assert.notEqual(c.toString('latin1'), 'not a V8 code cache', 'the rejected cache was replaced');
     assert.ok(c.length > 10_000, `a real cache (${c.length} bytes)`);
   }
-  const second = await run();
-  assert.equal(second.code, 0, second.stderr);
-  assert.deepEqual(['front.cjs.v8cache', 'commands.cjs.v8cache'].map((f) => readFileSync(join(dir, f))), caches, 'accepted caches are left as they are');
+  await run();
+  assert.deepEqual(caches.map((f) => readFileSync(join(dir, f))), written, 'accepted caches are left as they are');
 });
 
 test('deploy: Temporal unreachable → 3 within a few seconds', async () => {
