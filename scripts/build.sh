@@ -24,7 +24,8 @@ node_modules/.bin/tsc -p tsconfig.build.json
 if ! out="$(node dist/workers/bundle.js dist/workflow-bundle.js.tmp 2>&1)"; then printf '%s\n' "$out" >&2; exit 1; fi
 mv -f dist/workflow-bundle.js.tmp dist/workflow-bundle.js
 rm -rf dist/cli
-# Two CommonJS bundles, the commands' bodies loaded only when a command runs, started through
+# CommonJS bundles (the command table; the commands' bodies, loaded only when a command runs;
+# validate's own few), started through
 # V8's code cache by the launcher (scripts/bundle-cli.mjs, scripts/cli-launcher.mjs). The Slack
 # SDK stays in node_modules: only slack-gateway loads it.
 node scripts/bundle-cli.mjs >/dev/null

@@ -1,8 +1,8 @@
 // The CLI as two CommonJS bundles (scripts/build.sh runs this): dist/cli/front.cjs is commander
 // and the command table (starters/bin.ts, starters/cli.ts), enough for --help; each module cli.ts
 // imports lazily (a command's body, the error classifier) is in dist/cli/commands.cjs, which the
-// launcher (scripts/cli-launcher.mjs) loads only when a command runs. Both start through V8's
-// code cache. The lazily imported modules share one instance of everything they import
+// launcher (scripts/cli-launcher.mjs) loads only when a command runs; `validate` loads
+// dist/cli/validate.cjs instead, the few of them it needs. Each starts through V8's code cache. The lazily imported modules share one instance of everything they import
 // (output.ts's CliError included); the front only hands them its Io and Output.
 import { build } from 'esbuild';
 import { dirname, join, relative } from 'node:path';

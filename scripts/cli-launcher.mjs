@@ -3,7 +3,8 @@
 // V8's code cache. dist/cli/front.cjs (commander and the command table, all --help needs) runs
 // first; dist/cli/commands.cjs (the commands' bodies: the Temporal client and its protobuf
 // definitions, zod, YAML) is loaded only when a command runs, when the front asks for
-// `cutover-commands:<module>`. Node 20 keeps no compile cache of its own
+// `cutover-commands:<module>` (for `validate`, dist/cli/validate.cjs: only the config's modules
+// and the error classifier). Node 20 keeps no compile cache of its own
 // (module.enableCompileCache is Node 22), and compiling those bundles cost ~0.15 s of every
 // start. The build writes each bundle's cache (<bundle>.v8cache); a cache V8 rejects (another
 // Node version) is written again at exit.
