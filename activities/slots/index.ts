@@ -94,22 +94,31 @@ export function createSlotActivities(ssh: Ssh) {
     async replaceSlot(input: HealthInput): Promise<HealthResult> {
       const { host } = input;
       const ctx = Context.current();
+      // A retry after the slot had started (a worker lost during the health check) resumes the check.
+      const resumed = (ctx.info.heartbeatDetails as { step?: string } | undefined)?.step === 'health';
+      let step: ReplaceStep = resumed ? 'health' : 'stop';
+      const details = (): { step: ReplaceStep } => ({ step });
       const stopIfCancelled = (): void => {
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`cancelled on ${host.name} before the next step`);
       };
-      await onHost(
-        () =>
-          ssh.withSession(host, async (s) => {
-            ctx.heartbeat({ step: 'stop' });
-            await run(s, host, stopSlotCommand(host, input.slots, input.color), { timeoutMs: COMMAND_TIMEOUT_MS });
-            stopIfCancelled();
-            ctx.heartbeat({ step: 'start' });
-            await run(s, host, startSlotCommand(host, input.slots, input.color, input.version), { timeoutMs: COMMAND_TIMEOUT_MS });
-            stopIfCancelled();
-          }),
-        { commandFailuresAreFinal: true },
-      );
-      return onHost(() => ssh.withSession(host, (s) => probeUntilHealthy(s, input)));
+      if (!resumed) {
+        await onHost(
+          () =>
+            ssh.withSession(host, async (s) => {
+              ctx.heartbeat(details());
+              await run(s, host, stopSlotCommand(host, input.slots, input.color), { timeoutMs: COMMAND_TIMEOUT_MS });
+              stopIfCancelled();
+              step = 'start';
+              ctx.heartbeat(details());
+              await run(s, host, startSlotCommand(host, input.slots, input.color, input.version), { timeoutMs: COMMAND_TIMEOUT_MS });
+              stopIfCancelled();
+            }),
+          { commandFailuresAreFinal: true },
+          details,
+        );
+      }
+      step = 'health';
+      return onHost(() => ssh.withSession(host, (s) => probeUntilHealthy(s, input, details)), undefined, details);
     },
 
     /**
@@ -142,15 +151,18 @@ export function createSlotActivities(ssh: Ssh) {
 
 export type SlotActivities = ReturnType<typeof createSlotActivities>;
 
+/** Where replaceSlot is, in its heartbeat details. */
+type ReplaceStep = 'stop' | 'start' | 'health';
+
 /** Probe the slot until it answers as expected or attempts run out, heartbeating each try. */
-async function probeUntilHealthy(s: SshSession, input: HealthInput): Promise<HealthResult> {
+async function probeUntilHealthy(s: SshSession, input: HealthInput, details: () => object = () => ({})): Promise<HealthResult> {
   const { host, health } = input;
   const ctx = Context.current();
   const command = healthProbeCommand(host, input.slots, health, input.color, input.version);
   const target = input.slots.health ? `health command` : `http://${slotAddress(host, input.slots)}:${input.slots[input.color].port}${health.path}`;
   let last = 'no answer';
   for (let attempt = 1; attempt <= health.attempts; attempt++) {
-    ctx.heartbeat({ attempt });
+    ctx.heartbeat({ ...details(), attempt });
     const r = await s.exec(command, { timeoutMs: health.timeoutMs + 10_000 });
     if (input.slots.health) {
       if (r.code === 0) return { host: host.name, attempts: attempt, status: null, ms: null };
