@@ -1,5 +1,6 @@
 // The `cutover` CLI as a real process: exit codes and messages for the cases that need no
 // running deploy (those are covered end to end elsewhere).
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -261,5 +262,33 @@ describe('canary controls and refusals against a dev server', () => {
     assert.match(r.stderr, /nothing to roll back in blog\/prod: nothing has been deployed yet/);
     const report = JSON.parse(r.stdout) as { ok: boolean; exitCode: number; category: string; failureType: string; id: string };
     assert.deepEqual([report.ok, report.exitCode, report.category, report.failureType, report.id], [false, 4, 'refused', 'NothingToRollBack', 'rollback/blog/prod/nothing-yet']);
+  });
+
+  // Last: it leaves a deploy running in blog/prod (the tests above expect nothing there).
+  test('Ctrl-C on deploy --wait stops following at once (exit 130), says the deploy goes on, and leaves no process', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, USER: 'carol' };
+    for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CUTOVER_CONFIG', 'CUTOVER_UI_URL', 'GITLAB_CI', 'GITHUB_ACTIONS']) delete env[k];
+    // blog/prod's hosts do not exist: the deploy keeps retrying its reads while the CLI follows it.
+    const cli = spawn(BIN, ['--address', server!.address, 'deploy', 'blog', 'prod', 'v9', '--wait', '--key', 'ctrl-c'], { cwd: workdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    cli.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    cli.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((done) => cli.once('exit', (code) => done(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!out.includes('/workflows/')) {
+        assert.ok(cli.exitCode === null && Date.now() < deadline, `the CLI never printed the run's link:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const sent = Date.now();
+      cli.kill('SIGINT');
+      assert.equal(await exited, 130, out);
+      assert.ok(Date.now() - sent < 5_000, 'at once');
+      assert.match(out, /stopped following; the operation itself goes on in Temporal/);
+      const deploy = (await new Client({ connection: connection! }).workflow.getHandle('env/blog/prod').describe()).status.name;
+      assert.equal(deploy, 'RUNNING', 'the environment (and its deploy) go on');
+    } finally {
+      if (cli.exitCode === null) cli.kill('SIGKILL');
+    }
   });
 });
