@@ -21,7 +21,7 @@ import { prepareAuditLog } from '../workers/audit';
 import { createCutoverWorker } from '../workers/worker';
 import { startSandbox, writeSandboxConfig, type Sandbox, type SandboxConfigOptions } from './config';
 import { startLoad } from './load';
-import { canConnect, killDaemonsNow } from './procs';
+import { canConnect, stopSignals } from './procs';
 import { startDevServer } from './devserver';
 import { startPostgres } from './postgres';
 import { startPrometheus, type SandboxPrometheus } from './prometheus';
@@ -245,23 +245,11 @@ async function run(): Promise<number> {
 }
 
 /** Resolves on the first SIGINT/SIGTERM; a second one kills every process the demo started, at once. */
-function onStopSignals(): Promise<void> {
-  return new Promise((resolve) => {
-    let signals = 0;
-    const on = (sig: NodeJS.Signals): void => {
-      signals++;
-      if (signals === 1) {
-        say(`${sig}: stopping the worker, the hosts, PostgreSQL and Temporal (again to force)`);
-        resolve();
-        return;
-      }
-      say(`${sig} again: killing everything the demo started`);
-      killDaemonsNow();
-      process.exit(130);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
+function onStopSignals(): Promise<NodeJS.Signals> {
+  return stopSignals(
+    (sig) => say(`${sig}: stopping the worker, the hosts, PostgreSQL and Temporal (again to force)`),
+    (sig) => say(`${sig} again: killing everything the demo started`),
+  );
 }
 
 const once = <T>(fn: () => Promise<T>): (() => Promise<T>) => {

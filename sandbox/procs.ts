@@ -74,6 +74,28 @@ export function killDaemonsNow(): void {
   liveGroups.clear();
 }
 
+/**
+ * A demo's Ctrl-C: resolves on the first SIGINT/SIGTERM (after `first`), so the caller stops
+ * what it started in order; a second one (after `again`) kills every daemon at once and exits 130.
+ */
+export function stopSignals(first: (sig: NodeJS.Signals) => void, again: (sig: NodeJS.Signals) => void): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let signals = 0;
+    const on = (sig: NodeJS.Signals): void => {
+      if (++signals === 1) {
+        first(sig);
+        resolve(sig);
+        return;
+      }
+      again(sig);
+      killDaemonsNow();
+      process.exit(130);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
 /** Spawn a long-running child in its own process group, stdout+stderr appended to logFile. */
 export function spawnDaemon(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Daemon {
   const fd = openSync(logFile, 'a');

@@ -24,7 +24,8 @@ node_modules/.bin/tsc -p tsconfig.build.json
 if ! out="$(node dist/workers/bundle.js dist/workflow-bundle.js.tmp 2>&1)"; then printf '%s\n' "$out" >&2; exit 1; fi
 mv -f dist/workflow-bundle.js.tmp dist/workflow-bundle.js
 rm -rf dist/cli
-# Two CommonJS bundles, the commands' bodies loaded only when a command runs, started through
+# CommonJS bundles (the command table; the commands' bodies, loaded only when a command runs;
+# validate's own few), started through
 # V8's code cache by the launcher (scripts/bundle-cli.mjs, scripts/cli-launcher.mjs). The Slack
 # SDK stays in node_modules: only slack-gateway loads it.
 node scripts/bundle-cli.mjs >/dev/null
@@ -36,4 +37,8 @@ node dist/cli/bin.mjs --help >/dev/null
 rc=0
 warm="$(env -u CUTOVER_CONFIG -u TEMPORAL_ADDRESS -u TEMPORAL_PROFILE node dist/cli/bin.mjs status cutover warm-up --address 127.0.0.1:1 2>&1)" || rc=$?
 if [ "$rc" != 3 ]; then printf 'cutover: the bundled CLI did not start as expected (exit %s):\n%s\n' "$rc" "$warm" >&2; exit 1; fi
+# and validate's own bundle (the example config).
+rc=0
+warm="$(env -u CUTOVER_CONFIG node dist/cli/bin.mjs -c cutover.example.yml validate 2>&1)" || rc=$?
+if [ "$rc" != 0 ]; then printf 'cutover: the bundled CLI did not validate the example config (exit %s):\n%s\n' "$rc" "$warm" >&2; exit 1; fi
 touch "$stamp"

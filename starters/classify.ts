@@ -2,7 +2,7 @@
 import { ConfigError } from '../config/load';
 import { causeChain } from './format';
 import { CliError, EXIT, type ExitCode } from './output';
-import { GRPC, grpcCode, TemporalUnreachableError } from './temporal';
+import { GRPC, grpcCode, TemporalUnreachableError } from './temporal-errors';
 
 /** Any error → exit code and message. */
 export function classify(err: unknown, address: string): { exitCode: ExitCode; message: string; details: Record<string, unknown> } {

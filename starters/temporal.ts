@@ -4,8 +4,10 @@ import { Client, Connection } from '@temporalio/client';
 import { AUTH_CODES, explainConnectError } from '../config/temporal-errors';
 import { connectOptions, describeConnection, type TemporalSettings } from '../config/temporal';
 import { probe, ProbeFailure, splitAddress } from '../config/temporal-probe';
+import { grpcCode, TemporalConnectRefusedError, TemporalUnreachableError } from './temporal-errors';
 
 export { splitAddress } from '../config/temporal-probe';
+export { GRPC, grpcCode, TemporalConnectRefusedError, TemporalUnreachableError } from './temporal-errors';
 
 export { addressFor, resolveTemporal, TEMPORAL_DEFAULTS, type TemporalSettings } from '../config/temporal';
 
@@ -13,26 +15,6 @@ export { addressFor, resolveTemporal, TEMPORAL_DEFAULTS, type TemporalSettings }
 export function workflowUrl(settings: Pick<TemporalSettings, 'uiUrl' | 'namespace'>, workflowId: string): string {
   const base = settings.uiUrl.replace(/\/+$/, '');
   return `${base}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-}
-
-export class TemporalUnreachableError extends Error {
-  override name = 'TemporalUnreachableError';
-  constructor(
-    readonly address: string,
-    readonly reason: string,
-    hint = 'is the server running? (set --address or TEMPORAL_ADDRESS)',
-  ) {
-    super(`cannot reach Temporal at ${address}: ${reason}${hint ? `; ${hint}` : ''}`);
-  }
-}
-
-/** Temporal answered but the connection is refused: TLS or credentials. Exit 3 as well. */
-export class TemporalConnectRefusedError extends TemporalUnreachableError {
-  override name = 'TemporalConnectRefusedError';
-  constructor(settings: TemporalSettings, reason: string) {
-    super(settings.address, reason, '');
-    this.message = `cannot connect to Temporal at ${describeConnection(settings)}: ${reason}`;
-  }
 }
 
 export interface TemporalConnection {
@@ -93,17 +75,4 @@ const QUERY_TIMEOUT_MS = 5000;
 /** Run a query (or any call) on this connection, giving up after a few seconds. */
 export function withQueryDeadline<T>(t: TemporalConnection, fn: () => Promise<T>): Promise<T> {
   return t.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, fn);
-}
-
-/** The gRPC status codes the CLI tells apart. */
-export const GRPC = { invalidArgument: 3, deadlineExceeded: 4, unavailable: 14 } as const;
-
-/** The gRPC status code of an error or of one of its first causes. */
-export function grpcCode(err: unknown): number | undefined {
-  for (let cur: unknown = err, depth = 0; cur && depth < 5; depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'number') return code;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

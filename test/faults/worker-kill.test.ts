@@ -5,8 +5,10 @@
 //
 // What a kill costs in time (Temporal's own timeouts, not sleeps in the test):
 // - a workflow task held by the dead worker moves on after the sticky-queue timeout (10 s);
-// - an in-flight health check (heartbeatTimeout 20 s) is retried on the new worker after <= 20 s;
-// - an in-flight host command (switchRouter, startSlot, ...: no heartbeat, startToClose 2 min) is
+// - an in-flight health check (replaceSlot: heartbeatTimeout 10 s) is retried on the new worker
+//   after <= 10 s: from the check when its last recorded heartbeat says the slot had started
+//   (heartbeats reach the server at most every 8 s), else from the stop (the three are idempotent);
+// - an in-flight host command (switchRouter, ...: no heartbeat, startToClose 2 min) is
 //   retried only after the 2 minute start-to-close timeout. The "between host 1 and host 2" kill
 //   lands there, so that test takes ~2.5 min; the hosts keep serving (web1 new, web2 old) meanwhile.
 import assert from 'node:assert/strict';
@@ -82,7 +84,8 @@ describe('blue-green deploy survives the worker being SIGKILLed', () => {
     const load = w.startLoad();
     const running = deploy('v2', '3001');
     await waitForStep(w, id, 'health-check');
-    assert.ok(w.appProcesses('green').every((p) => p.length === 1), 'the new slot runs on every host when the worker dies');
+    // Stop, start and health-check are one activity per host: wait for the new slot itself.
+    await eventually('the new slot runs on every host when the worker dies', () => w.appProcesses('green').every((p) => p.length === 1), 60_000, 10);
     await killAndRestart();
     const run = await running;
     const stats = await load.stop();

@@ -1,5 +1,6 @@
 // The `cutover` CLI as a real process: exit codes and messages for the cases that need no
 // running deploy (those are covered end to end elsewhere).
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -110,24 +111,30 @@ test('deploy: a version with shell syntax or shaped like a path or an option →
 });
 
 test('the bundled CLI starts through its V8 code caches; a cache V8 rejects is written again and the CLI still works', async () => {
-  for (const f of ['front.cjs.v8cache', 'commands.cjs.v8cache']) assert.ok(existsSync(join(ROOT, 'dist', 'cli', f)), `scripts/build.sh writes ${f}`);
+  const caches = ['front.cjs.v8cache', 'validate.cjs.v8cache', 'commands.cjs.v8cache'];
+  for (const f of caches) assert.ok(existsSync(join(ROOT, 'dist', 'cli', f)), `scripts/build.sh writes ${f}`);
   const dir = mkdtempSync(join(tmpdir(), 'cutover-cli-cache-'));
-  for (const f of ['bin.mjs', 'front.cjs', 'commands.cjs']) copyFileSync(join(ROOT, 'dist', 'cli', f), join(dir, f));
-  for (const f of ['front.cjs.v8cache', 'commands.cjs.v8cache']) writeFileSync(join(dir, f), 'not a V8 code cache');
-  // A command loads both bundles (validate: the config's modules); the example file is valid.
+  for (const f of ['bin.mjs', 'front.cjs', 'validate.cjs', 'commands.cjs']) copyFileSync(join(ROOT, 'dist', 'cli', f), join(dir, f));
+  for (const f of caches) writeFileSync(join(dir, f), 'not a V8 code cache');
+  // validate loads the front and its own bundle (the config's modules; the example file is
+  // valid); status against a closed port the front and the commands' bundle, then exits 3.
   const cfg = join(workdir(), 'cutover.yml');
-  const run = () => runCaptured(process.execPath, [join(dir, 'bin.mjs'), '-c', cfg, 'validate'], { cwd: dir, env: process.env, timeoutMs: 30_000 });
-  const first = await run();
-  assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /OK \(2 apps, 3 environments, 5 hosts\)/);
-  const caches = ['front.cjs.v8cache', 'commands.cjs.v8cache'].map((f) => readFileSync(join(dir, f)));
-  for (const c of caches) {
+  const port = await closedPort();
+  const run = async () => {
+    const validate = await runCaptured(process.execPath, [join(dir, 'bin.mjs'), '-c', cfg, 'validate'], { cwd: dir, env: process.env, timeoutMs: 30_000 });
+    assert.equal(validate.code, 0, validate.stderr);
+    assert.match(validate.stdout, /OK \(2 apps, 3 environments, 5 hosts\)/);
+    const status = await runCaptured(process.execPath, [join(dir, 'bin.mjs'), '-c', cfg, 'status', 'shop', 'prod', '--address', `127.0.0.1:${port}`], { cwd: dir, env: process.env, timeoutMs: 30_000 });
+    assert.equal(status.code, 3, status.stderr);
+  };
+  await run();
+  const written = caches.map((f) => readFileSync(join(dir, f)));
+  for (const c of written) {
     assert.notEqual(c.toString('latin1'), 'not a V8 code cache', 'the rejected cache was replaced');
     assert.ok(c.length > 10_000, `a real cache (${c.length} bytes)`);
   }
-  const second = await run();
-  assert.equal(second.code, 0, second.stderr);
-  assert.deepEqual(['front.cjs.v8cache', 'commands.cjs.v8cache'].map((f) => readFileSync(join(dir, f))), caches, 'accepted caches are left as they are');
+  await run();
+  assert.deepEqual(caches.map((f) => readFileSync(join(dir, f))), written, 'accepted caches are left as they are');
 });
 
 test('deploy: Temporal unreachable → 3 within a few seconds', async () => {
@@ -255,5 +262,33 @@ describe('canary controls and refusals against a dev server', () => {
     assert.match(r.stderr, /nothing to roll back in blog\/prod: nothing has been deployed yet/);
     const report = JSON.parse(r.stdout) as { ok: boolean; exitCode: number; category: string; failureType: string; id: string };
     assert.deepEqual([report.ok, report.exitCode, report.category, report.failureType, report.id], [false, 4, 'refused', 'NothingToRollBack', 'rollback/blog/prod/nothing-yet']);
+  });
+
+  // Last: it leaves a deploy running in blog/prod (the tests above expect nothing there).
+  test('Ctrl-C on deploy --wait stops following at once (exit 130), says the deploy goes on, and leaves no process', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, USER: 'carol' };
+    for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CUTOVER_CONFIG', 'CUTOVER_UI_URL', 'GITLAB_CI', 'GITHUB_ACTIONS']) delete env[k];
+    // blog/prod's hosts do not exist: the deploy keeps retrying its reads while the CLI follows it.
+    const cli = spawn(BIN, ['--address', server!.address, 'deploy', 'blog', 'prod', 'v9', '--wait', '--key', 'ctrl-c'], { cwd: workdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    cli.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    cli.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((done) => cli.once('exit', (code) => done(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!out.includes('/workflows/')) {
+        assert.ok(cli.exitCode === null && Date.now() < deadline, `the CLI never printed the run's link:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const sent = Date.now();
+      cli.kill('SIGINT');
+      assert.equal(await exited, 130, out);
+      assert.ok(Date.now() - sent < 5_000, 'at once');
+      assert.match(out, /stopped following; the operation itself goes on in Temporal/);
+      const deploy = (await new Client({ connection: connection! }).workflow.getHandle('env/blog/prod').describe()).status.name;
+      assert.equal(deploy, 'RUNNING', 'the environment (and its deploy) go on');
+    } finally {
+      if (cli.exitCode === null) cli.kill('SIGKILL');
+    }
   });
 });

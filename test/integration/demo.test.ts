@@ -106,3 +106,44 @@ test('Ctrl-C on the demo after its deploy (its audit line shows the deploy) stop
     killLeftovers(demo, dir);
   }
 });
+
+test('Ctrl-C on the failover demo while the failover runs stops it at once and leaves nothing behind', async () => {
+  const log: string[] = [];
+  const demo = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'sandbox/demo.ts'), '--failover'], {
+    cwd: ROOT,
+    detached: true,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  demo.stdout.on('data', (b: Buffer) => log.push(b.toString()));
+  demo.stderr.on('data', (b: Buffer) => log.push(b.toString()));
+  const exited = new Promise<number | null>((done) => demo.once('exit', (code) => done(code)));
+  const text = (): string => log.join('');
+  let dir = '';
+  try {
+    const deadline = Date.now() + 240_000;
+    while (!text().includes('killing fra')) {
+      assert.ok(Date.now() < deadline && demo.exitCode === null, `the failover demo never got to its failover:\n${text().slice(-3000)}`);
+      await sleep(200);
+    }
+    dir = /config: (\S+)\/cutover\.yml/.exec(text())?.[1] ?? '';
+    assert.ok(dir, 'the demo printed its config');
+    const started = processesUnder(dir);
+    assert.ok(started.some((p) => p.includes('postgres')) && started.some((p) => p.includes('pdns')), `the demo started its world:\n${started.join('\n')}`);
+
+    process.kill(-demo.pid!, 'SIGINT');
+    const timeout = new Promise<string>((done) => setTimeout(() => done('still running after 90 s'), 90_000).unref());
+    const code = await Promise.race([exited, timeout]);
+    assert.equal(code, 0, `the demo exits 0 after Ctrl-C:\n${text().slice(-2000)}`);
+    assert.match(text(), /SIGINT: stopping everything/);
+    assert.doesNotMatch(text(), /kill → verified on ams/, 'it did not wait for the failover to end');
+    assert.match(text(), /stopped: worker, sites, PowerDNS, PostgreSQL, Temporal/);
+    // A cutover CLI the demo ran may take a moment to see Temporal gone.
+    const gone = Date.now() + 15_000;
+    while (processesUnder(dir).length > 0 && Date.now() < gone) await sleep(250);
+    assert.deepEqual(processesUnder(dir), [], 'no process the demo started is left');
+  } finally {
+    if (dir) killLeftovers(demo, dir);
+    else if (demo.exitCode === null) process.kill(-demo.pid!, 'SIGKILL');
+  }
+});

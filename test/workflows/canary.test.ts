@@ -595,7 +595,7 @@ describe('canary deploy: promote, pause, resume, abort', () => {
 
   for (const [when, held] of [
     ['the hosts are read', 'readRouter'],
-    ['the new version starts', 'startSlot'],
+    ['the new version starts', 'replaceSlot'],
   ] as const) {
     test(`abort while ${when}: nothing is shifted and the canary slot ends stopped`, async () => {
       const world = blueV1();
@@ -679,9 +679,9 @@ describe('canary deploy: promote, pause, resume, abort', () => {
       {
         activities: (a) => ({
           ...a,
-          async startSlot(input) {
+          async replaceSlot(input) {
             await started.wait();
-            return a.startSlot(input);
+            return a.replaceSlot(input);
           },
         }),
       },

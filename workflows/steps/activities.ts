@@ -78,6 +78,17 @@ export const healthOps = proxyActivities<Activities>({
 });
 
 /**
+ * Stop + start + health-check of a slot in one activity per host (replaceSlot): as long as a
+ * health check may take, heartbeating; transient SSH trouble retried as for the host commands.
+ */
+export const replaceOps = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: HOST_HEARTBEAT,
+  cancellationType: WAIT,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
  * Putting traffic back where it was must not give up while a host is briefly unreachable:
  * every host has to end on the same colour.
  */

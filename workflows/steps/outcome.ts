@@ -22,11 +22,21 @@ export interface Live {
 export async function preflight(
   request: DeployRequest,
   journal: Journal,
-  checks: { installed: () => boolean; announce: () => boolean } = { installed: () => true, announce: () => true },
+  checks: { installed: () => boolean; announce: () => boolean; together?: () => boolean } = { installed: () => true, announce: () => true },
 ): Promise<Live | null> {
   const { plan, version } = request;
   journal.step('reading', plan.platform.kind === 'ssh' ? `reading which colour each of ${plan.platform.hosts.length} host(s) serves` : 'reading which colour the ALB listener serves');
   try {
+    if (checks.together?.()) {
+      // Both reads at once (patch `fewer-rounds`); a disagreement is reported before a missing version, as before.
+      const [read, installed] = await Promise.allSettled([
+        readLiveColour(plan),
+        checks.installed() && plan.platform.kind === 'ssh' && plan.platform.slots.installed ? checkVersionInstalled(plan, version, journal) : Promise.resolve(),
+      ]);
+      if (read.status === 'rejected') throw read.reason;
+      if (installed.status === 'rejected') throw installed.reason;
+      return read.value;
+    }
     const live = await readLiveColour(plan);
     if (checks.installed() && plan.platform.kind === 'ssh' && plan.platform.slots.installed) await checkVersionInstalled(plan, version, journal);
     return live;

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE } from '../../contract/failures';
 import { isAwsPlan } from '../../contract/plan-kinds';
 import type { Color, Plan } from '../../contract/spec';
-import { healthOps, hostOps, readOps, restoreOps } from './activities';
+import { healthOps, hostOps, readOps, replaceOps, restoreOps } from './activities';
 import { onEveryHost, sshOnly } from './hosts';
 import * as codedeploy from './platforms/codedeploy';
 import type { Journal } from './journal';
@@ -56,6 +56,29 @@ export async function healthCheckNewVersion(plan: Plan, color: Color, version: s
   journal.step('health-check', `checking ${color} (${version}) on every host: ${h.path} must answer ${h.expectStatus} under ${h.timeoutMs} ms, up to ${h.attempts} tries`);
   await onEveryHost(plan, (host) =>
     healthOps.checkHealth.executeWithOptions({ summary: `health-check ${color} on ${host.name}` }, [
+      { host, slots, color, version, health: h },
+    ]),
+  );
+}
+
+/**
+ * prepareIdleSlot, startNewVersion and healthCheckNewVersion in one round: one replaceSlot
+ * activity per host does the three steps, so the deploy waits for one activity round instead
+ * of three. The progress lines of the three steps are said as the round begins.
+ */
+export async function replaceIdleSlot(plan: Plan, color: Color, version: string, journal: Journal, deployId = ''): Promise<void> {
+  if (isAwsPlan(plan)) {
+    await prepareIdleSlot(plan, color, journal);
+    await startNewVersion(plan, color, version, journal, deployId);
+    return healthCheckNewVersion(plan, color, version, journal);
+  }
+  const { slots } = sshOnly(plan).platform;
+  const h = plan.health;
+  journal.step('preparing', `stopping whatever runs in ${color} on every host`);
+  journal.step('starting', `starting ${version} in ${color} on every host`);
+  journal.step('health-check', `checking ${color} (${version}) on every host: ${h.path} must answer ${h.expectStatus} under ${h.timeoutMs} ms, up to ${h.attempts} tries`);
+  await onEveryHost(plan, (host) =>
+    replaceOps.replaceSlot.executeWithOptions({ summary: `stop ${color}, start ${version} in it and health-check it on ${host.name}` }, [
       { host, slots, color, version, health: h },
     ]),
   );

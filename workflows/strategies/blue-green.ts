@@ -11,7 +11,7 @@ import { hostNames } from '../steps/hosts';
 import { deployAudit, Journal, reasonOf } from '../steps/journal';
 import { restoreTraffic, switchTraffic, verifyTraffic } from '../steps/router';
 import { Saga } from '../steps/saga';
-import { healthCheckNewVersion, prepareIdleSlot, startNewVersion, stopColour } from '../steps/slots';
+import { healthCheckNewVersion, prepareIdleSlot, replaceIdleSlot, startNewVersion, stopColour } from '../steps/slots';
 
 export interface BlueGreenInput {
   request: DeployRequest;
@@ -30,6 +30,7 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
   const live: Live | null = await preflight(request, journal, {
     installed: () => patched('check-version-installed'),
     announce: () => patched('announce-refusal'),
+    together: () => patched('fewer-rounds'),
   });
   if (gated) await beginChanges(deployId);
   const target: Color = live ? otherColor(live.color) : 'blue';
@@ -44,9 +45,13 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
       journal.step('cleaning-up', `stopping ${target} on every host`);
       await stopColour(plan, target, (host) => `stop ${target} on ${host}`);
     });
-    await prepareIdleSlot(plan, target, journal);
-    await startNewVersion(plan, target, version, journal, deployId);
-    await healthCheckNewVersion(plan, target, version, journal);
+    if (patched('fewer-rounds')) {
+      await replaceIdleSlot(plan, target, version, journal, deployId);
+    } else {
+      await prepareIdleSlot(plan, target, journal);
+      await startNewVersion(plan, target, version, journal, deployId);
+      await healthCheckNewVersion(plan, target, version, journal);
+    }
     if (plan.approval?.before === 'switch') await requireApproval(request, approvals, `before traffic moves to ${target}`);
 
     switched = true;

@@ -4,7 +4,7 @@ import type { SlotActivities } from '../../../activities/slots';
 import type { FakeWorld } from './world';
 
 export function fakeSlots(world: FakeWorld): SlotActivities {
-  return {
+  const slots: SlotActivities = {
     async checkInstalled({ host, version }) {
       world.log({ op: 'check', host: host.name, version });
       const installed = !world.notInstalled.has(`${host.name}/${version}`);
@@ -33,5 +33,12 @@ export function fakeSlots(world: FakeWorld): SlotActivities {
       const status = version === null ? 0 : ok ? metric.expectStatus : 500;
       return { metric: metric.name, verdict: status === metric.expectStatus ? 'pass' : 'fail', value: status, threshold: `HTTP ${metric.expectStatus}`, detail: `${host.name}: HTTP ${status}` };
     },
+    // The three host steps in one, as the real activity runs them.
+    async replaceSlot(input) {
+      await slots.stopSlot(input);
+      await slots.startSlot(input);
+      return slots.checkHealth(input);
+    },
   };
+  return slots;
 }
