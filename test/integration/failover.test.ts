@@ -21,7 +21,6 @@
 //    repeated, DNS gets the instances' IPs and the smoke test passes through them.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -32,6 +31,7 @@ import { lookupVia, startLoad } from '../../sandbox/load';
 import { freePort, sleep } from '../../sandbox/procs';
 import { activityRuns } from '../support/histories';
 import { DNS_NAME, SITE, startDrWorld } from '../support/dr-world';
+import { buttonClickBody, slackSigned } from '../support/slack-click';
 
 const worlds: { stop(): Promise<void> }[] = [];
 after(async () => {
@@ -57,28 +57,13 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
 
 const SECRET = 'dr-signing-secret';
 
-/** Slack's request signing: v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>"). */
-function signed(body: string, at = Math.floor(Date.now() / 1000), secret = SECRET): Record<string, string> {
-  const signature = `v0=${createHmac('sha256', secret).update(`v0:${at}:${body}`).digest('hex')}`;
-  return { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(at), 'x-slack-signature': signature };
+function signed(body: string, at?: number, secret = SECRET): Record<string, string> {
+  return slackSigned(body, secret, at);
 }
 
 /** A click on the "Confirm failover" button of message `ts` in `channel` by Slack user `user`. */
 function confirmClick(user: string, monitorId: string, channel: string, ts: string): string {
-  const payload = {
-    type: 'block_actions',
-    user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: 'T0TEAM' },
-    api_app_id: 'A0APP',
-    token: 'legacy-verification-token',
-    container: { type: 'message', message_ts: ts, channel_id: channel, is_ephemeral: false },
-    trigger_id: '1.2.3',
-    team: { id: 'T0TEAM', domain: 'example' },
-    channel: { id: channel, name: 'incidents' },
-    message: { type: 'message', ts, text: 'incident' },
-    response_url: 'http://127.0.0.1:9/unused',
-    actions: [{ type: 'button', action_id: 'cutover_confirm_failover', block_id: 'cutover_failover', value: monitorId, action_ts: '1700000000.000001', text: { type: 'plain_text', text: 'Confirm failover' } }],
-  };
-  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return buttonClickBody({ user, actionId: 'cutover_confirm_failover', blockId: 'cutover_failover', value: monitorId, label: 'Confirm failover', channel, channelName: 'incidents', ts, text: 'incident' });
 }
 
 /** The old primary up again must be in recovery and refuse writes, whatever the session sets; its highest order id. */

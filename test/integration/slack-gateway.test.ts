@@ -8,7 +8,6 @@
 // duplicates none; the daily purge Schedule deletes what is older than the retention.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,6 +17,7 @@ import { startPostgres, type SandboxPostgres } from '../../sandbox/postgres';
 import { freePort } from '../../sandbox/procs';
 import { recordHistory } from '../support/histories';
 import { assertNoFailedRequests, eventually, startWorld, type World } from '../support/world';
+import { buttonClickBody, slackSigned } from '../support/slack-click';
 
 const SECRET = 'test-signing-secret';
 const CLI = join(__dirname, '..', '..', 'bin', 'cutover');
@@ -60,28 +60,13 @@ after(async () => {
   await w?.stop();
 });
 
-/** Slack's request signing: v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>"). */
-function signed(body: string, at = Math.floor(Date.now() / 1000), secret = SECRET): Record<string, string> {
-  const signature = `v0=${createHmac('sha256', secret).update(`v0:${at}:${body}`).digest('hex')}`;
-  return { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(at), 'x-slack-signature': signature };
+function signed(body: string, at?: number, secret = SECRET): Record<string, string> {
+  return slackSigned(body, secret, at);
 }
 
 /** A click on a button of the message `ts` in `channel`, by Slack user `user`. */
 function click(user: string, action: 'cutover_approve' | 'cutover_reject', deployId: string, channel: string, ts: string): string {
-  const payload = {
-    type: 'block_actions',
-    user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: 'T0TEAM' },
-    api_app_id: 'A0APP',
-    token: 'legacy-verification-token',
-    container: { type: 'message', message_ts: ts, channel_id: channel, is_ephemeral: false },
-    trigger_id: '1.2.3',
-    team: { id: 'T0TEAM', domain: 'example' },
-    channel: { id: channel, name: 'deploys' },
-    message: { type: 'message', ts, text: 'waiting for approvals' },
-    response_url: 'http://127.0.0.1:9/unused',
-    actions: [{ type: 'button', action_id: action, block_id: 'cutover_approval', value: deployId, action_ts: '1700000000.000001', text: { type: 'plain_text', text: 'Approve' } }],
-  };
-  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return buttonClickBody({ user, actionId: action, blockId: 'cutover_approval', value: deployId, label: 'Approve', channel, channelName: 'deploys', ts, text: 'waiting for approvals' });
 }
 
 test('Approve in Slack through the signed gateway, forged, stale, unmapped and replayed clicks refused; the audit log has every step with its actor', async () => {

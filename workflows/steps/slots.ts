@@ -1,7 +1,7 @@
 // The platform seam: check a version is there, empty the idle colour, put a version in it,
 // health-check it, stop a colour. On ssh hosts these act on the slots of every host; on AWS
 // (platforms/codedeploy.ts) CodeDeploy and the target groups do.
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import { FAILURE } from '../../contract/failures';
 import { isAwsPlan } from '../../contract/plan-kinds';
 import type { Color, Plan } from '../../contract/spec';
@@ -28,7 +28,7 @@ export async function checkVersionInstalled(plan: Plan, version: string, journal
   }
 }
 
-export async function prepareIdleSlot(plan: Plan, color: Color, journal: Journal): Promise<void> {
+async function prepareIdleSlot(plan: Plan, color: Color, journal: Journal): Promise<void> {
   if (isAwsPlan(plan)) return codedeploy.prepareIdleColour(plan, color, journal);
   const { slots } = sshOnly(plan).platform;
   journal.step('preparing', `stopping whatever runs in ${color} on every host`);
@@ -38,7 +38,7 @@ export async function prepareIdleSlot(plan: Plan, color: Color, journal: Journal
 }
 
 /** `deployId` names the CodeDeploy deployment on AWS. */
-export async function startNewVersion(plan: Plan, color: Color, version: string, journal: Journal, deployId = ''): Promise<void> {
+async function startNewVersion(plan: Plan, color: Color, version: string, journal: Journal, deployId = ''): Promise<void> {
   if (isAwsPlan(plan)) return codedeploy.deployNewVersion(plan, color, version, deployId, journal);
   const { slots } = sshOnly(plan).platform;
   journal.step('starting', `starting ${version} in ${color} on every host`);
@@ -49,7 +49,7 @@ export async function startNewVersion(plan: Plan, color: Color, version: string,
   );
 }
 
-export async function healthCheckNewVersion(plan: Plan, color: Color, version: string, journal: Journal): Promise<void> {
+async function healthCheckNewVersion(plan: Plan, color: Color, version: string, journal: Journal): Promise<void> {
   if (isAwsPlan(plan)) return codedeploy.waitTargetsHealthy(plan, color, version, journal);
   const { slots } = sshOnly(plan).platform;
   const h = plan.health;
@@ -64,10 +64,12 @@ export async function healthCheckNewVersion(plan: Plan, color: Color, version: s
 /**
  * prepareIdleSlot, startNewVersion and healthCheckNewVersion in one round: one replaceSlot
  * activity per host does the three steps, so the deploy waits for one activity round instead
- * of three. The progress lines of the three steps are said as the round begins.
+ * of three. The progress lines of the three steps are said as the round begins. Histories
+ * from before patch `fewer-rounds` (and AWS plans) take the three steps one by one.
  */
 export async function replaceIdleSlot(plan: Plan, color: Color, version: string, journal: Journal, deployId = ''): Promise<void> {
-  if (isAwsPlan(plan)) {
+  // patched() first on every path, so AWS runs record the marker as they always have.
+  if (!patched('fewer-rounds') || isAwsPlan(plan)) {
     await prepareIdleSlot(plan, color, journal);
     await startNewVersion(plan, color, version, journal, deployId);
     return healthCheckNewVersion(plan, color, version, journal);

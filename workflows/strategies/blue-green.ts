@@ -11,7 +11,7 @@ import { hostNames } from '../steps/hosts';
 import { deployAudit, Journal, reasonOf } from '../steps/journal';
 import { restoreTraffic, switchTraffic, verifyTraffic } from '../steps/router';
 import { Saga } from '../steps/saga';
-import { healthCheckNewVersion, prepareIdleSlot, replaceIdleSlot, startNewVersion, stopColour } from '../steps/slots';
+import { replaceIdleSlot, stopColour } from '../steps/slots';
 
 export interface BlueGreenInput {
   request: DeployRequest;
@@ -45,13 +45,7 @@ export async function blueGreenDeploy(input: BlueGreenInput): Promise<DeployResu
       journal.step('cleaning-up', `stopping ${target} on every host`);
       await stopColour(plan, target, (host) => `stop ${target} on ${host}`);
     });
-    if (patched('fewer-rounds')) {
-      await replaceIdleSlot(plan, target, version, journal, deployId);
-    } else {
-      await prepareIdleSlot(plan, target, journal);
-      await startNewVersion(plan, target, version, journal, deployId);
-      await healthCheckNewVersion(plan, target, version, journal);
-    }
+    await replaceIdleSlot(plan, target, version, journal, deployId);
     if (plan.approval?.before === 'switch') await requireApproval(request, approvals, `before traffic moves to ${target}`);
 
     switched = true;

@@ -33,7 +33,7 @@ import { deployAudit, Journal } from '../steps/journal';
 import { deployFailure, preflight, type Live } from '../steps/outcome';
 import { restoreTraffic, shiftTraffic, switchTraffic, verifyTraffic } from '../steps/router';
 import { Saga } from '../steps/saga';
-import { healthCheckNewVersion, prepareIdleSlot, replaceIdleSlot, startNewVersion, stopColour } from '../steps/slots';
+import { replaceIdleSlot, stopColour } from '../steps/slots';
 
 /** How often a canary held by a freeze is measured, at most. */
 const FROZEN_MEASURE_EVERY_MS = 5 * 60_000;
@@ -197,13 +197,7 @@ export async function canaryDeploy({ request }: CanaryInput): Promise<DeployResu
       journal.step('cleaning-up', `stopping ${target} on every host`);
       await stopColour(plan, target, (host) => `stop ${target} on ${host}`);
     });
-    if (patched('fewer-rounds')) {
-      await replaceIdleSlot(plan, target, version, journal, deployId);
-    } else {
-      await prepareIdleSlot(plan, target, journal);
-      await startNewVersion(plan, target, version, journal, deployId);
-      await healthCheckNewVersion(plan, target, version, journal);
-    }
+    await replaceIdleSlot(plan, target, version, journal, deployId);
     if (asked.abort !== null) throw new CanaryEnd(FAILURE.canaryAborted, asked.abort);
     if (plan.approval?.before === 'switch') await requireApproval(request, approvals, `before ${target} takes any traffic`);
 
