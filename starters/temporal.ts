@@ -25,7 +25,7 @@ export interface TemporalConnection {
 }
 
 /**
- * Connect and prove the server answers (a cheap `GetSystemInfo`), within `timeoutMs`.
+ * Connect and prove the server answers (the SDK's `GetSystemInfo` in Connection.connect), within `timeoutMs`.
  * Throws TemporalUnreachableError (TemporalConnectRefusedError for TLS and credentials), or a
  * ConfigError when a TLS file cannot be used.
  */
@@ -46,18 +46,13 @@ export async function connectTemporal(settings: TemporalSettings, timeoutMs = 50
   }
   let connection: Connection;
   try {
+    // Connection.connect already calls GetSystemInfo within connectTimeout (its errors, auth
+    // ones included, arrive here as the cause): a second call only cost a round trip.
     connection = await Connection.connect({ ...opts, connectTimeout: timeoutMs });
   } catch (err) {
     const reason = connectReason(err);
     if (AUTH_CODES.has(grpcCode(err) ?? -1) || explainConnectError(reason, settings)) throw refused(reason);
     throw new TemporalUnreachableError(address, reason);
-  }
-  try {
-    await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.getSystemInfo({}));
-  } catch (err) {
-    await connection.close().catch(() => undefined);
-    if (AUTH_CODES.has(grpcCode(err) ?? -1)) throw refused(connectReason(err));
-    throw new TemporalUnreachableError(address, `GetSystemInfo failed (${(err as Error).message})`);
   }
   const client = new Client({ connection, namespace });
   return { client, connection, settings, close: () => connection.close() };
