@@ -5,8 +5,13 @@
 // back with `cutover rollback --wait`, timed until the data plane forwards to the previous group.
 // The baseline does the seed's steps as a plain script with the same SDK calls (CreateDeployment,
 // poll GetDeployment, DescribeTargetHealth, ModifyListener, verify through the load balancer;
-// rollback = one ModifyListener). Results: bench/results/alb-*.json and alb-latest.json.
+// rollback = one ModifyListener), twice: as its own `node` process (bench/alb-baseline.mjs, as a
+// user's script runs in CI: node start and SDK import included, like the CLI's process; the
+// ratio is against this one) and in this process (`baselineInProcess`).
+// Results: bench/results/alb-*.json and alb-latest.json.
+import { execFile } from 'node:child_process';
 import { loadavg, cpus } from 'node:os';
+import { join } from 'node:path';
 import { CodeDeployClient, CreateDeploymentCommand, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { DescribeTargetHealthCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { allTo, forwardAction } from '../activities/alb/listener';
@@ -141,6 +146,40 @@ async function baselinePass(w: AwsWorld): Promise<Pass> {
   return p;
 }
 
+/** The same steps as bench/alb-baseline.mjs, each deploy and rollback one `node` process. */
+async function processBaselinePass(w: AwsWorld): Promise<Pass> {
+  const p: Pass = { deployWallMs: [], rollbackMs: [], requestsSent: 0, requestsFailed: 0, failures: [] };
+  const env = {
+    ...process.env,
+    BASELINE_CODEDEPLOY_URL: w.gates.codeDeploy.url,
+    BASELINE_ELBV2_URL: w.gates.elbv2.url,
+    BASELINE_LISTENER_ARN: w.alb.listenerArn,
+    BASELINE_TG_BLUE: w.alb.targetGroups.blue,
+    BASELINE_TG_GREEN: w.alb.targetGroups.green,
+    BASELINE_LB_URL: w.dataPlane.url,
+  };
+  const script = (args: string[]): Promise<void> =>
+    new Promise((done, fail) => {
+      execFile('node', [join(__dirname, 'alb-baseline.mjs'), ...args], { env, timeout: 120_000, killSignal: 'SIGKILL' }, (err, _out, stderr) =>
+        err ? fail(new Error(`baseline script ${args.join(' ')}: ${err.message} ${stderr}`)) : done(),
+      );
+    });
+  for (let i = 1; i <= REPEATS; i++) {
+    const t0 = Date.now();
+    const { load } = await underLoad(w, () => script(['deploy', `p${i}`]));
+    p.deployWallMs.push(Date.now() - t0 - 600);
+    add(p, load);
+    const { load: l2 } = await underLoad(w, async () => {
+      const r0 = Date.now();
+      const run = script(['rollback']);
+      p.rollbackMs.push((await w.dataPlane.sawAllTo(w.alb.targetGroups.blue, r0)) - r0);
+      await run;
+    });
+    add(p, l2);
+  }
+  return p;
+}
+
 async function main(): Promise<void> {
   const w = await startAwsWorld('bench-alb');
   try {
@@ -148,20 +187,23 @@ async function main(): Promise<void> {
     const file = w.config('bench');
     const load0 = loadavg()[0]!;
     const cutover = await cutoverPass(w, file);
-    const baseline = await baselinePass(w);
+    const baseline = await processBaselinePass(w);
+    const inProcess = await baselinePass(w);
     const med = (xs: number[]) => summary(xs).p50;
     const result = {
       at: new Date().toISOString(),
       repeats: REPEATS,
       ratePerSecond: RATE,
       machine: { cpus: cpus().length, loadAverage1mStart: round(load0, 2), loadAverage1mEnd: round(loadavg()[0]!, 2) },
-      note: 'deployWallMs: CLI deploy --wait (cutover) or the script (baseline), CodeDeploy stand-in hooks 50 ms and ValidateService 10 × 200 ms; rollbackMs: from the rollback command starting until the data plane (reading moto every 100 ms) forwards to the previous group',
+      note: 'deployWallMs: CLI deploy --wait (cutover) or the script (baseline), CodeDeploy stand-in hooks 50 ms and ValidateService 10 × 200 ms; rollbackMs: from the rollback command starting until the data plane (reading moto every 100 ms) forwards to the previous group; baseline: the plain SDK script as its own node process (bench/alb-baseline.mjs, node start and SDK import included, as the CLI pays them); baselineInProcess: the same steps inside the benchmark process; ratio = cutover / baseline (the process one), ratioInProcess = cutover / baselineInProcess',
       cutover: { requestsFailed: cutover.requestsFailed, requestsSent: cutover.requestsSent, deployWallMs: summary(cutover.deployWallMs), rollbackMs: summary(cutover.rollbackMs), phasesMs: cutover.phases, failures: cutover.failures },
       baseline: { requestsFailed: baseline.requestsFailed, requestsSent: baseline.requestsSent, deployWallMs: summary(baseline.deployWallMs), rollbackMs: summary(baseline.rollbackMs), failures: baseline.failures },
+      baselineInProcess: { requestsFailed: inProcess.requestsFailed, requestsSent: inProcess.requestsSent, deployWallMs: summary(inProcess.deployWallMs), rollbackMs: summary(inProcess.rollbackMs), failures: inProcess.failures },
       ratio: { deployWallMs: round(med(cutover.deployWallMs) / med(baseline.deployWallMs), 2), rollbackMs: round(med(cutover.rollbackMs) / med(baseline.rollbackMs), 2) },
+      ratioInProcess: { deployWallMs: round(med(cutover.deployWallMs) / med(inProcess.deployWallMs), 2), rollbackMs: round(med(cutover.rollbackMs) / med(inProcess.rollbackMs), 2) },
     };
     const out = writeResults('alb', result);
-    console.log(JSON.stringify({ cutover: result.cutover, baseline: result.baseline, ratio: result.ratio, machine: result.machine }, null, 2));
+    console.log(JSON.stringify({ cutover: result.cutover, baseline: result.baseline, baselineInProcess: result.baselineInProcess, ratio: result.ratio, ratioInProcess: result.ratioInProcess, machine: result.machine }, null, 2));
     console.log(`written: ${out}`);
   } finally {
     await w.stop();
