@@ -265,30 +265,32 @@ describe('canary controls and refusals against a dev server', () => {
   });
 
   // Last: it leaves a deploy running in blog/prod (the tests above expect nothing there).
-  test('Ctrl-C on deploy --wait stops following at once (exit 130), says the deploy goes on, and leaves no process', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, USER: 'carol' };
-    for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CUTOVER_CONFIG', 'CUTOVER_UI_URL', 'GITLAB_CI', 'GITHUB_ACTIONS']) delete env[k];
-    // blog/prod's hosts do not exist: the deploy keeps retrying its reads while the CLI follows it.
-    const cli = spawn(BIN, ['--address', server!.address, 'deploy', 'blog', 'prod', 'v9', '--wait', '--key', 'ctrl-c'], { cwd: workdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    cli.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    cli.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const exited = new Promise<number | null>((done) => cli.once('exit', (code) => done(code)));
-    try {
-      const deadline = Date.now() + 60_000;
-      while (!out.includes('/workflows/')) {
-        assert.ok(cli.exitCode === null && Date.now() < deadline, `the CLI never printed the run's link:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    test(`${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} on deploy --wait stops following at once (exit ${code}), says the deploy goes on, and leaves no process`, async () => {
+      const env: NodeJS.ProcessEnv = { ...process.env, USER: 'carol' };
+      for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CUTOVER_CONFIG', 'CUTOVER_UI_URL', 'GITLAB_CI', 'GITHUB_ACTIONS']) delete env[k];
+      // blog/prod's hosts do not exist: the deploy keeps retrying its reads while the CLI follows it.
+      const cli = spawn(BIN, ['--address', server!.address, 'deploy', 'blog', 'prod', 'v9', '--wait', '--key', 'ctrl-c'], { cwd: workdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      cli.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      cli.stderr.on('data', (b: Buffer) => (out += b.toString()));
+      const exited = new Promise<number | null>((done) => cli.once('exit', (code) => done(code)));
+      try {
+        const deadline = Date.now() + 60_000;
+        while (!out.includes('/workflows/')) {
+          assert.ok(cli.exitCode === null && Date.now() < deadline, `the CLI never printed the run's link:\n${out}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const sent = Date.now();
+        cli.kill(signal);
+        assert.equal(await exited, code, out);
+        assert.ok(Date.now() - sent < 5_000, 'at once');
+        assert.match(out, /stopped following; the operation itself goes on in Temporal/);
+        const deploy = (await new Client({ connection: connection! }).workflow.getHandle('env/blog/prod').describe()).status.name;
+        assert.equal(deploy, 'RUNNING', 'the environment (and its deploy) go on');
+      } finally {
+        if (cli.exitCode === null) cli.kill('SIGKILL');
       }
-      const sent = Date.now();
-      cli.kill('SIGINT');
-      assert.equal(await exited, 130, out);
-      assert.ok(Date.now() - sent < 5_000, 'at once');
-      assert.match(out, /stopped following; the operation itself goes on in Temporal/);
-      const deploy = (await new Client({ connection: connection! }).workflow.getHandle('env/blog/prod').describe()).status.name;
-      assert.equal(deploy, 'RUNNING', 'the environment (and its deploy) go on');
-    } finally {
-      if (cli.exitCode === null) cli.kill('SIGKILL');
-    }
-  });
+    });
+  }
 });
