@@ -11,9 +11,7 @@
 //   15 s (about 30 s), then the deploy fails.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DescribeListenersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startLoad, type LoadStats } from '../../sandbox/load';
-import { elbv2 } from '../support/aws/moto';
 import { startAwsWorld, type AwsWorld } from '../support/aws/world';
 import { eventually, sleep } from '../support/world';
 
@@ -30,13 +28,6 @@ before(async () => {
 after(async () => {
   await w?.stop();
 });
-
-async function weights(): Promise<string> {
-  const l = await elbv2(w.moto.url).send(new DescribeListenersCommand({ ListenerArns: [w.alb.listenerArn] }));
-  const groups = l.Listeners?.[0]?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups ?? [];
-  const of = (arn: string) => groups.find((g) => g.TargetGroupArn === arn)?.Weight ?? 0;
-  return `blue=${of(w.alb.targetGroups.blue)},green=${of(w.alb.targetGroups.green)}`;
-}
 
 const deploy = (version: string, pipeline: string) => w.cutover(['-c', file, 'deploy', 'shop', 'prod', version, '--wait'], pipeline, 300_000);
 const failed = (l: LoadStats) => `${l.failed} of ${l.sent} failed: ${l.failures.slice(0, 5).join('; ')}; data plane: ${w.dataPlane.upstreamErrors().slice(-5).join('; ')}`;
@@ -81,7 +72,7 @@ describe('AWS path faults', () => {
     assert.equal(deploymentsOf('v2').length, 1, `no second CodeDeploy deployment: ${JSON.stringify(w.codeDeploy.deployments())}`);
     assert.equal(w.gates.codeDeploy.calls('CreateDeployment').length - creates, 1, 'one CreateDeployment call');
     assert.equal(w.gates.elbv2.calls('ModifyListener').length - modifies, 1, 'the listener switched once');
-    assert.equal(await weights(), 'blue=0,green=100');
+    assert.equal(await w.weights(), 'blue=0,green=100');
     assert.ok((stats.versions.v2 ?? 0) > 0, JSON.stringify(stats.versions));
   });
 
@@ -105,7 +96,7 @@ describe('AWS path faults', () => {
       assert.equal(run.code, 0, run.stdout + run.stderr + w.worker.tail());
       assert.equal(stats.failed, 0, failed(stats));
       assert.deepEqual(deploymentsOf('v3').map((d) => [d.group, d.status]), [['shop-blue', 'Succeeded']], 'one deployment, watched again after the outage');
-      assert.equal(await weights(), 'blue=100,green=0');
+      assert.equal(await w.weights(), 'blue=100,green=0');
     } finally {
       w.codeDeploy.hookMs = 50;
     }
@@ -128,7 +119,7 @@ describe('AWS path faults', () => {
       assert.match(run.stderr + run.stdout, /DescribeTargetHealth: ECONNREFUSED: connect ECONNREFUSED 127\.0\.0\.1:\d+/);
       assert.equal(stats.failed, 0, failed(stats));
       assert.equal(w.gates.elbv2.calls('ModifyListener').length, modifies, 'no ModifyListener reached ELBv2');
-      assert.equal(await weights(), 'blue=100,green=0', 'the live group kept all the traffic');
+      assert.equal(await w.weights(), 'blue=100,green=0', 'the live group kept all the traffic');
       assert.deepEqual(Object.keys(stats.versions), ['v3'], 'only the live version answered');
     } finally {
       w.codeDeploy.hookMs = 50;
@@ -155,7 +146,7 @@ describe('AWS path faults', () => {
       assert.equal(run.code, 0, run.stdout + run.stderr + w.worker.tail());
       assert.equal(stats.failed, 0, failed(stats));
       assert.equal(w.gates.elbv2.calls('ModifyListener').length - modifies, 1, 'the listener switched once');
-      assert.equal(await weights(), 'blue=0,green=100');
+      assert.equal(await w.weights(), 'blue=0,green=100');
     } finally {
       w.codeDeploy.hookMs = 50;
     }

@@ -4,7 +4,7 @@
 // Load runs through the data plane; every check reads moto, the data plane or the instances.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DescribeListenersCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { forwardAction } from '../../activities/alb/listener';
 import type { AlbRouter } from '../../contract/aws';
 import type { SetWeightsInput } from '../../activities/alb';
@@ -29,14 +29,6 @@ before(async () => {
 after(async () => {
   await w?.stop();
 });
-
-/** The listener's weights as moto has them. */
-async function weights(): Promise<string> {
-  const l = await elbv2(w.moto.url).send(new DescribeListenersCommand({ ListenerArns: [w.alb.listenerArn] }));
-  const groups = l.Listeners?.[0]?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups ?? [];
-  const of = (arn: string) => groups.find((g) => g.TargetGroupArn === arn)?.Weight ?? 0;
-  return `blue=${of(w.alb.targetGroups.blue)},green=${of(w.alb.targetGroups.green)}`;
-}
 
 async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; load: LoadStats }> {
   const load = startLoad([w.dataPlane.url], 100, 5 * 60_000);
@@ -68,7 +60,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     console.log(`deploy v2: ${load.sent} requests, ${load.failed} failed, versions ${JSON.stringify(load.versions)}, data-plane read glitches skipped: ${w.dataPlane.glitches()}`);
     assert.equal(load.failed, 0, failed(load));
     assert.ok((load.versions.v2 ?? 0) > 0 && (load.versions.v1 ?? 0) > 0, JSON.stringify(load.versions));
-    assert.equal(await weights(), 'blue=0,green=100');
+    assert.equal(await w.weights(), 'blue=0,green=100');
     const deps = w.codeDeploy.deployments();
     assert.deepEqual(deps.map((d) => [d.group, d.version, d.status]), [['shop-green', 'v2', 'Succeeded']]);
     assert.deepEqual(Object.values(w.codeDeploy.running()).sort(), ['v1', 'v1', 'v2', 'v2'], 'the old group keeps running for rollback');
@@ -81,7 +73,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     assert.equal(run.code, 0, run.stderr + run.stdout);
     const seen = await w.dataPlane.sawAllTo(w.alb.targetGroups.blue, started);
     console.log(`rollback: listener back on blue at the data plane ${seen - started} ms after the CLI started`);
-    assert.equal(await weights(), 'blue=100,green=0');
+    assert.equal(await w.weights(), 'blue=100,green=0');
     const res = await fetch(w.dataPlane.url);
     assert.equal(res.headers.get('x-app-version'), 'v1');
     await w.client.workflow.getHandle('rollback/shop/prod/gitlab-102').result();
@@ -96,7 +88,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     assert.equal(run.code, 4, run.stderr + run.stdout);
     assert.match(run.stderr + run.stdout, /not as cutover left it: its weights are blue=70,green=30, but cutover last set blue=100,green=0/);
     assert.equal(w.codeDeploy.deployments().length, before);
-    assert.equal(await weights(), 'blue=70,green=30');
+    assert.equal(await w.weights(), 'blue=70,green=30');
     // Put it back as cutover left it.
     await c.send(new ModifyListenerCommand({ ListenerArn: w.alb.listenerArn, DefaultActions: forwardAction(router, { blue: 100, green: 0 }) }));
   });
@@ -106,7 +98,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     assert.equal(run.code, 1, run.stderr + run.stdout);
     assert.match(run.stderr + run.stdout, /ValidateService: ScriptFailed: \/health\/deep not healthy after 10 tries \(HTTP 503\)/);
     assert.equal(load.failed, 0, failed(load));
-    assert.equal(await weights(), 'blue=100,green=0');
+    assert.equal(await w.weights(), 'blue=100,green=0');
     // CodeDeploy's auto-rollback redeploys the group's last good version.
     await eventually('auto-rollback of bad1 done', () => w.codeDeploy.deployments().at(-1)?.status === 'Succeeded', 60_000);
     const last = w.codeDeploy.deployments().filter((d) => d.group === 'shop-green');
@@ -128,7 +120,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
         const v4 = d.find((x) => x.version === 'v4');
         return v4?.status === 'Stopped' && d.some((x) => x.rollbackOf === v4.id);
       }, 60_000);
-      assert.equal(await weights(), 'blue=100,green=0');
+      assert.equal(await w.weights(), 'blue=100,green=0');
     } finally {
       w.codeDeploy.hookMs = 50;
     }
@@ -142,7 +134,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     assert.equal(run.code, 1, run.stderr + run.stdout);
     assert.match(run.stderr + run.stdout, /CreateDeployment: AccessDeniedException: User: .* is not authorized to perform: codedeploy:CreateDeployment/);
     assert.equal(w.codeDeploy.deployments().length, before);
-    assert.equal(await weights(), 'blue=100,green=0');
+    assert.equal(await w.weights(), 'blue=100,green=0');
   });
 
   test('throttling from CodeDeploy is retried with backoff and the deploy goes through', async () => {
@@ -150,7 +142,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     const run = await w.cutover(['-c', file, 'deploy', 'shop', 'prod', 'v6', '--wait'], '108');
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.ok(w.codeDeploy.denied.includes('GetDeployment: ThrottlingException'));
-    assert.equal(await weights(), 'blue=0,green=100');
+    assert.equal(await w.weights(), 'blue=0,green=100');
   });
 
   test('canary 10% -> 50% -> 100% on the listener under load: measured shares follow the weights, 0 failed requests', async () => {
@@ -162,7 +154,7 @@ describe('blue-green on ALB through CodeDeploy', () => {
     const { result: run, load } = await underLoad(() => w.cutover(['-c', canaryFile, 'deploy', 'shop', 'prod', 'v7', '--wait'], '109'));
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.equal(load.failed, 0, failed(load));
-    assert.equal(await weights(), 'blue=100,green=0');
+    assert.equal(await w.weights(), 'blue=100,green=0');
     assert.deepEqual(w.codeDeploy.deployments().filter((d) => d.version === 'v7').map((d) => [d.group, d.status]), [['shop-blue', 'Succeeded']]);
 
     const moves = (await activityRuns(w.client, id)).filter((r) => r.type === 'albSetWeights');

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DescribeListenersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { startDevServer, type DevServer } from '../../../sandbox/devserver';
@@ -33,6 +34,8 @@ export interface AwsWorld {
   /** Writes cutover.yml for the aws environment shop/prod; returns its path. */
   config(name: string, edit?: (env: Record<string, unknown>) => void): string;
   cutover(args: string[], pipeline: string, timeoutMs?: number): Promise<CliRun>;
+  /** The listener's weights as moto has them: `blue=100,green=0`. */
+  weights(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -124,6 +127,12 @@ export async function startAwsWorld(prefix: string, o: AwsWorldOptions = {}): Pr
             done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
           });
         });
+      },
+      async weights() {
+        const l = await elbv2(moto.url).send(new DescribeListenersCommand({ ListenerArns: [alb.listenerArn] }));
+        const groups = l.Listeners?.[0]?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups ?? [];
+        const of = (arn: string) => groups.find((g) => g.TargetGroupArn === arn)?.Weight ?? 0;
+        return `blue=${of(alb.targetGroups.blue)},green=${of(alb.targetGroups.green)}`;
       },
       stop,
     };
