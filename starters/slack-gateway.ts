@@ -26,6 +26,7 @@ export async function slackGatewayCommand(g: GlobalOptions, io: Io, out: Output)
   });
   // This command serves until stopped: a signal ends it cleanly (not the CLI's "stopped following").
   process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
